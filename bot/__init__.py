@@ -1,0 +1,1 @@
+"""rollbot: roll back MediaWiki vandalism from Discord, on the record."""

@@ -1,0 +1,1 @@
+"""Audit storage: SQLModel tables, async engine, and the audit repository."""

@@ -1,0 +1,117 @@
+"""SQLModel tables. Every rollback request, whatever its outcome, is one `RollbackRequest` row."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import Field, SQLModel
+
+# A naming convention gives every constraint and index a stable name, which Alembic needs to
+# alter them later (and SQLite's batch mode needs to recreate tables).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+SQLModel.metadata.naming_convention = NAMING_CONVENTION
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """Stores UTC; always returns aware UTC datetimes (SQLite drops the zone otherwise)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class RollbackStatus(enum.StrEnum):
+    """Lifecycle of a request. These exact words are a public contract (log, search, export)."""
+
+    PENDING = "pending"
+    DENIED = "denied"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self not in (RollbackStatus.PENDING, RollbackStatus.RUNNING)
+
+
+def _big(nullable: bool = True, index: bool = False) -> sa.Column[int]:
+    # Discord snowflakes exceed 32 bits.
+    return sa.Column(sa.BigInteger, nullable=nullable, index=index)
+
+
+class RollbackRequest(SQLModel, table=True):
+    """The audit row of one `/rollback` request."""
+
+    __tablename__ = "rollback_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime, nullable=False, index=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime, nullable=False)
+    )
+
+    guild_id: int = Field(sa_column=_big(nullable=False, index=True))
+    channel_id: int | None = Field(default=None, sa_column=_big())
+    requester_id: int = Field(sa_column=_big(nullable=False, index=True))
+    requester_name: str = Field(max_length=100)
+
+    wiki_api_url: str = Field(max_length=500)
+    page_title: str = Field(max_length=512, index=True)
+    page_id: int | None = None
+    target_user: str = Field(max_length=255, index=True)
+    summary: str | None = Field(default=None, max_length=1000)
+    markbot: bool = False
+
+    status: RollbackStatus = Field(
+        sa_column=sa.Column(sa.String(16), nullable=False, index=True)
+    )
+    expires_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+
+    # What the preview showed the moderator.
+    edits_to_revert: int | None = None
+    top_revid: int | None = None
+    restored_revid: int | None = None
+
+    # What MediaWiki answered.
+    revid: int | None = None
+    old_revid: int | None = None
+    last_revid: int | None = None
+    error_code: str | None = Field(default=None, max_length=100)
+    error_message: str | None = Field(default=None, max_length=2000)
+
+    confirmed_by_id: int | None = Field(default=None, sa_column=_big())
+    confirmed_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+
+    prompt_message_id: int | None = Field(default=None, sa_column=_big())
+    log_message_id: int | None = Field(default=None, sa_column=_big())
+    log_post_error: str | None = Field(default=None, max_length=500)

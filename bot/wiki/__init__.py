@@ -1,0 +1,1 @@
+"""MediaWiki Action API client: login, tokens, rollback, preview, typed errors."""

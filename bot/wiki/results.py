@@ -1,0 +1,61 @@
+"""Typed results the wiki client returns (plain frozen dataclasses, no I/O)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Revision:
+    """One page revision as `prop=revisions` reports it."""
+
+    revid: int
+    parentid: int
+    user: str | None  # None when the user name is hidden (revision deletion)
+    timestamp: datetime  # UTC-aware
+    size: int
+    comment: str | None = None
+    tags: tuple[str, ...] = ()
+
+
+class PreviewProblem(enum.StrEnum):
+    """Why a rollback cannot be offered; the values double as audit error codes."""
+
+    MISSING_PAGE = "missingtitle"
+    NOT_LAST_EDITOR = "notlasteditor"
+    ONLY_AUTHOR = "onlyauthor"
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackPreview:
+    """What `action=rollback` would do right now, read from the page history."""
+
+    title: str  # normalised by the wiki
+    pageid: int | None  # None when the page does not exist
+    target_user: str  # normalised user name (or IP)
+    top: Revision | None  # the page's newest revision
+    restored: Revision | None  # the revision rollback would bring back
+    edits_to_revert: int  # consecutive top edits by target_user
+    edits_capped: bool  # True when the run was longer than the client looked
+    problem: PreviewProblem | None
+
+    @property
+    def size_change(self) -> int | None:
+        """Bytes the page changes by if rolled back (restored size - top size)."""
+        if self.top is None or self.restored is None:
+            return None
+        return self.restored.size - self.top.size
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackResult:
+    """`action=rollback` success, as MediaWiki reports it."""
+
+    title: str
+    pageid: int
+    summary: str
+    revid: int  # the new revision the rollback made
+    old_revid: int  # the top revision that was rolled back
+    last_revid: int  # the revision that was restored
