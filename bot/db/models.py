@@ -62,8 +62,27 @@ class RollbackStatus(enum.StrEnum):
         return self not in (RollbackStatus.PENDING, RollbackStatus.RUNNING)
 
 
+class RollbackStatusType(sa.types.TypeDecorator[RollbackStatus]):
+    """A plain VARCHAR(16) holding the status word, loaded back as a `RollbackStatus`.
+
+    A bare `sa.String` column hands back `str`, so `row.status.is_terminal` would fail on a row
+    read from the database. A VARCHAR (not a native ENUM) keeps new statuses a code-only change.
+    """
+
+    impl = sa.String(16)
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        # RollbackStatus(...) rejects a misspelt word before it reaches the audit log.
+        return None if value is None else RollbackStatus(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> RollbackStatus | None:
+        return None if value is None else RollbackStatus(value)
+
+
 def _big(nullable: bool = True, index: bool = False) -> sa.Column[int]:
-    # Discord snowflakes exceed 32 bits.
+    # Discord snowflakes exceed 32 bits, and so do MediaWiki ids on big wikis (Wikidata's revision
+    # ids passed 2**31 long ago): PostgreSQL's INTEGER would overflow.
     return sa.Column(sa.BigInteger, nullable=nullable, index=index)
 
 
@@ -87,25 +106,25 @@ class RollbackRequest(SQLModel, table=True):
 
     wiki_api_url: str = Field(max_length=500)
     page_title: str = Field(max_length=512, index=True)
-    page_id: int | None = None
+    page_id: int | None = Field(default=None, sa_column=_big())
     target_user: str = Field(max_length=255, index=True)
     summary: str | None = Field(default=None, max_length=1000)
     markbot: bool = False
 
     status: RollbackStatus = Field(
-        sa_column=sa.Column(sa.String(16), nullable=False, index=True)
+        sa_column=sa.Column(RollbackStatusType, nullable=False, index=True)
     )
     expires_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
 
     # What the preview showed the moderator.
     edits_to_revert: int | None = None
-    top_revid: int | None = None
-    restored_revid: int | None = None
+    top_revid: int | None = Field(default=None, sa_column=_big())
+    restored_revid: int | None = Field(default=None, sa_column=_big())
 
     # What MediaWiki answered.
-    revid: int | None = None
-    old_revid: int | None = None
-    last_revid: int | None = None
+    revid: int | None = Field(default=None, sa_column=_big())
+    old_revid: int | None = Field(default=None, sa_column=_big())
+    last_revid: int | None = Field(default=None, sa_column=_big())
     error_code: str | None = Field(default=None, max_length=100)
     error_message: str | None = Field(default=None, max_length=2000)
 
