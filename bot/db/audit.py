@@ -1,0 +1,125 @@
+"""The audit repository: every read and write of `RollbackRequest` rows goes through here.
+
+Functions take the caller's `AsyncSession` and never commit: the caller owns the unit of work
+(typically `async with session_factory.begin() as session:`). They flush where a caller needs
+the database's answer (an id, a row count) inside that unit of work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.db.models import RollbackRequest, RollbackStatus, utcnow
+
+# Columns a caller may set through `transition`/`update_request`. The id and creation time never
+# change, and the status changes only through `transition`'s compare-and-set.
+_COLUMNS: frozenset[str] = frozenset(sa.inspect(RollbackRequest).columns.keys())
+_NOT_UPDATABLE: frozenset[str] = frozenset({"id", "created_at", "status"})
+
+
+async def add_request(session: AsyncSession, request: RollbackRequest) -> RollbackRequest:
+    """Insert `request` and flush, so `request.id` is assigned; the caller commits."""
+    session.add(request)
+    await session.flush()
+    return request
+
+
+async def get_request(session: AsyncSession, request_id: int) -> RollbackRequest | None:
+    """The row as the database has it now (not a copy cached earlier in this session)."""
+    return await session.get(RollbackRequest, request_id, populate_existing=True)
+
+
+async def transition(
+    session: AsyncSession,
+    request_id: int,
+    *,
+    from_statuses: Collection[RollbackStatus],
+    to: RollbackStatus,
+    **values: object,
+) -> bool:
+    """Compare-and-set the status: move to `to` only if the row is still in `from_statuses`.
+
+    One `UPDATE … WHERE id = :id AND status IN (:from)`, so of two racing callers (two clicks,
+    two processes) exactly one gets True; the loser's row is left untouched. `values` are further
+    columns to set in the same statement (e.g. `confirmed_by_id`, `error_code`).
+    """
+    if isinstance(from_statuses, str):
+        # A bare RollbackStatus is a str, i.e. a collection of characters: refuse, don't guess.
+        raise TypeError("from_statuses must be a collection of statuses, not a single status")
+    allowed = [RollbackStatus(status) for status in from_statuses]
+    if not allowed:
+        raise ValueError("from_statuses must not be empty")
+    statement = (
+        sa.update(RollbackRequest)
+        .where(col(RollbackRequest.id) == request_id, col(RollbackRequest.status).in_(allowed))
+        .values(status=RollbackStatus(to), **_updatable(values))
+        # RETURNING tells us which row changed, on SQLite (3.35+) and PostgreSQL alike, and lets
+        # the session refresh its copy of exactly that row ("fetch"), never a stale one.
+        .returning(col(RollbackRequest.id))
+        .execution_options(synchronize_session="fetch")
+    )
+    changed = (await session.execute(statement)).scalars().all()
+    return len(changed) == 1
+
+
+async def update_request(session: AsyncSession, request_id: int, **values: object) -> None:
+    """Set non-status columns (e.g. `prompt_message_id`, `log_post_error`) and `updated_at`."""
+    if not values:
+        raise ValueError("nothing to update")
+    statement = (
+        sa.update(RollbackRequest)
+        .where(col(RollbackRequest.id) == request_id)
+        .values(**_updatable(values))
+        .execution_options(synchronize_session="fetch")
+    )
+    await session.execute(statement)
+
+
+async def expired_pending(session: AsyncSession, *, now: datetime) -> list[RollbackRequest]:
+    """Pending requests whose confirmation window closed before `now`, oldest first."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware (UTC)")
+    statement = (
+        sa.select(RollbackRequest)
+        .where(
+            col(RollbackRequest.status) == RollbackStatus.PENDING,
+            col(RollbackRequest.expires_at) < now,
+        )
+        .order_by(col(RollbackRequest.id))
+    )
+    return await _all(session, statement)
+
+
+async def running_requests(session: AsyncSession) -> list[RollbackRequest]:
+    """Requests left `running` (e.g. by a crash mid-rollback), oldest first, to reconcile."""
+    statement = (
+        sa.select(RollbackRequest)
+        .where(col(RollbackRequest.status) == RollbackStatus.RUNNING)
+        .order_by(col(RollbackRequest.id))
+    )
+    return await _all(session, statement)
+
+
+def _updatable(values: Mapping[str, object]) -> dict[str, object]:
+    """Checked column values plus a fresh `updated_at` (unless the caller gave one)."""
+    unknown = values.keys() - _COLUMNS
+    if unknown:
+        raise ValueError(f"not columns of rollback_request: {', '.join(sorted(unknown))}")
+    forbidden = values.keys() & _NOT_UPDATABLE
+    if forbidden:
+        raise ValueError(f"cannot be set here: {', '.join(sorted(forbidden))}")
+    return {"updated_at": utcnow(), **values}
+
+
+async def _all(
+    session: AsyncSession, statement: sa.Select[RollbackRequest]
+) -> list[RollbackRequest]:
+    # populate_existing: rows already in this session are refreshed, not returned stale.
+    result = await session.execute(statement.execution_options(populate_existing=True))
+    rows: Sequence[RollbackRequest] = result.scalars().all()
+    return list(rows)
