@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Throwaway local MediaWiki for trying rollbot (Debian's mediawiki + php -S on 127.0.0.1).
+#
+#   scripts/dev-wiki.sh up [--port 8080] [--fresh]   start (or resume) .devwiki/wiki, print .env lines
+#   scripts/dev-wiki.sh env | status | down
+#   scripts/dev-wiki.sh vandalise TITLE [--edits N]  a page with N Vandal edits to roll back
+#   scripts/dev-wiki.sh ratelimit N|off              rollback rate limit per user (per 60 s)
+#
+# Needs: apt-get install mediawiki php8.2-cli php-sqlite3 php-intl php-mbstring php-xml
+# Details and the Python API used by tests/integration: scripts/devwiki.py
+set -euo pipefail
+cd "$(dirname "$0")/.."
+exec uv run --quiet python scripts/devwiki.py "$@"

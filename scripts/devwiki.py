@@ -1,0 +1,1011 @@
+"""A throwaway MediaWiki for rollbot: for humans trying the bot locally and for integration tests.
+
+It uses Debian's packaged MediaWiki (``/usr/share/mediawiki``, 1.39) and ``php -S``; nothing
+under ``/usr/share/mediawiki`` or ``/etc`` is changed. Every wiki lives in a directory of its own
+(``LocalSettings.php``, SQLite files, caches, logs), found by MediaWiki through the
+``MW_CONFIG_FILE`` environment variable, both for the web server and for maintenance scripts.
+
+Building a wiki (``install.php``, accounts, BotPasswords) takes about a second and a half, so it is
+done once into a *template*; a fresh wiki is a copy of the template plus a ``php -S`` on
+127.0.0.1 (a fraction of a second).
+
+Command line (``scripts/dev-wiki.sh`` wraps ``uv run python scripts/devwiki.py``)::
+
+    scripts/dev-wiki.sh up [--port 8080] [--fresh]  start (or resume) .devwiki/wiki, print .env
+    scripts/dev-wiki.sh env                          print the .env lines again
+    scripts/dev-wiki.sh status                       running or not, where, and the accounts
+    scripts/dev-wiki.sh vandalise TITLE [--edits N]  TITLE: Editor's text, then N edits by Vandal
+    scripts/dev-wiki.sh ratelimit N|off              rollbacks: N per 60 s per user, or no limit
+    scripts/dev-wiki.sh down                         stop the server (the wiki's data stays)
+
+Python (tests)::
+
+    template = build_template(tmp / "template")
+    wiki = template.start(tmp / "wiki-1")          # a free port is picked
+    page = wiki.make_vandalised_page("Sandbox", "Good text.", vandal_edits=2)
+    wiki.stop()
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Self
+
+import httpx
+
+MEDIAWIKI_DIR = Path(os.environ.get("DEVWIKI_MEDIAWIKI_DIR", "/usr/share/mediawiki"))
+PHP = os.environ.get("DEVWIKI_PHP", "php")
+HOST = "127.0.0.1"  # never anything else
+DB_NAME = "devwiki"
+SITE_NAME = "DevWiki"
+USER_AGENT = "rollbot-devwiki/0.1 (throwaway local test wiki; rollbot-dev@example.invalid)"
+BOT_USER_AGENT = (
+    "rollbot-dev/0.1 (local development against scripts/devwiki.py; rollbot-dev@example.invalid)"
+)
+DEFAULT_RATE_LIMIT_SECONDS = 60
+STARTUP_TIMEOUT = 20.0
+STOP_TIMEOUT = 5.0
+
+# Debian packages a dev wiki needs; `.ci/run` installs the same list.
+DEBIAN_PACKAGES = (
+    "mediawiki",
+    "php8.2-cli",
+    "php-sqlite3",
+    "php-intl",
+    "php-mbstring",
+    "php-xml",
+)
+
+
+class DevWikiError(RuntimeError):
+    """Building, starting, stopping or seeding a dev wiki failed."""
+
+
+# --------------------------------------------------------------------------------------------
+# Accounts
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Account:
+    """A wiki account. ``password`` is the main password (web UI, ``clientlogin``)."""
+
+    name: str
+    password: str
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BotLogin:
+    """A BotPassword: log in with ``action=login`` as ``username`` (``User@appid``)."""
+
+    username: str
+    password: str
+    grants: tuple[str, ...]
+
+    @property
+    def user(self) -> str:
+        return self.username.split("@", 1)[0]
+
+    @property
+    def app_id(self) -> str:
+        return self.username.split("@", 1)[1]
+
+
+ADMIN = Account("Admin", "devwiki-Admin-password", ("sysop", "bureaucrat"))
+ROLLBOT = Account("Rollbot", "devwiki-Rollbot-password", ("bot", "rollbacker"))
+EDITOR = Account("Editor", "devwiki-Editor-password")
+VANDAL = Account("Vandal", "devwiki-Vandal-password")
+NORIGHTS = Account("Norights", "devwiki-Norights-password")
+ACCOUNTS = (ADMIN, ROLLBOT, EDITOR, VANDAL, NORIGHTS)
+
+_ROLLBOT_GRANTS = ("basic", "editpage", "createeditmovepage", "rollback", "highvolume")
+_EDIT_GRANTS = ("basic", "editpage", "createeditmovepage")
+# Every grant MediaWiki 1.39 knows (`createBotPassword.php --showgrants`).
+ALL_GRANTS = (
+    "basic", "blockusers", "createaccount", "createeditmovepage", "delete", "editinterface",
+    "editmycssjs", "editmyoptions", "editmywatchlist", "editpage", "editprotected",
+    "editsiteconfig", "highvolume", "import", "mergehistory", "oversight", "patrol",
+    "privateinfo", "protect", "rollback", "sendemail", "uploadeditmovefile", "uploadfile",
+    "viewdeleted", "viewmywatchlist", "viewrestrictedlogs",
+)  # fmt: skip
+
+
+def _bot_password(slug: str) -> str:
+    """A fixed BotPassword (throwaway wiki). For ``action=login`` to treat a password as a
+    BotPassword it must match ``^[0-9a-w]{32,}$`` -- only digits and the letters a to w!
+    ``createBotPassword.php`` accepts any 32 characters, but then login falls back to the main
+    password and fails with a plain "Incorrect username or password".
+    """
+    password = slug + "0" * (32 - len(slug))
+    if not re.fullmatch(r"[0-9a-w]{32,}", password):
+        raise ValueError(f"unusable BotPassword {password!r}")
+    return password
+
+
+ROLLBOT_LOGIN = BotLogin("Rollbot@rollbot", _bot_password("rollbotrollbot"), _ROLLBOT_GRANTS)
+NOROLLBACK_LOGIN = BotLogin(
+    "Rollbot@norollback",
+    _bot_password("rollbotnorollback"),
+    tuple(g for g in _ROLLBOT_GRANTS if g != "rollback"),
+)
+# Without `highvolume` the session lacks `markbotedits` and `bot`: MediaWiki then silently
+# ignores markbot=1 (RollbackPage::markAsBot) -- the rollback succeeds but is not bot-flagged.
+NOBOT_LOGIN = BotLogin(
+    "Rollbot@nobot",
+    _bot_password("rollbotnobot"),
+    tuple(g for g in _ROLLBOT_GRANTS if g != "highvolume"),
+)
+# Norights has every grant but not the `rollback` right itself: still `permissiondenied`.
+NORIGHTS_LOGIN = BotLogin("Norights@all", _bot_password("norightsall"), ALL_GRANTS)
+EDITOR_LOGIN = BotLogin("Editor@seed", _bot_password("editorseed"), _EDIT_GRANTS)
+VANDAL_LOGIN = BotLogin("Vandal@seed", _bot_password("vandalseed"), _EDIT_GRANTS)
+BOT_LOGINS = (
+    ROLLBOT_LOGIN,
+    NOROLLBACK_LOGIN,
+    NOBOT_LOGIN,
+    NORIGHTS_LOGIN,
+    EDITOR_LOGIN,
+    VANDAL_LOGIN,
+)
+_SEED_LOGINS = {EDITOR.name: EDITOR_LOGIN, VANDAL.name: VANDAL_LOGIN}
+
+# Loaded at the end of LocalSettings.php. `devwiki.json` is read on every request (php -S runs
+# the entry point afresh each time), so the tool can flip settings on a running wiki; it is
+# JSON rather than PHP so OPcache (on in php -S, revalidating every 2 s) can't serve stale values.
+_DEVWIKI_SETTINGS = r"""<?php
+// Written by rollbot's scripts/devwiki.py -- a throwaway local wiki. Do not deploy.
+$devwikiState = json_decode( file_get_contents( __DIR__ . '/devwiki.json' ), true );
+
+$wgServer = $devwikiState['server'];
+$wgCanonicalServer = $wgServer;
+
+// Debian's PlatformSettings.php points these at system folders; keep everything in this dir.
+$wgCacheDirectory = __DIR__ . '/cache';
+$wgUploadDirectory = __DIR__ . '/images';
+$wgDBerrorLog = __DIR__ . '/logs/dberror.log';
+$wgDebugLogGroups['exception'] = __DIR__ . '/logs/exception.log';
+$wgDebugLogGroups['error'] = __DIR__ . '/logs/error.log';
+$wgDebugLogGroups['fatal'] = __DIR__ . '/logs/fatal.log';
+$wgDebugLogGroups['ratelimit'] = __DIR__ . '/logs/ratelimit.log';
+$wgShowExceptionDetails = true;
+
+// Rate limits and the login throttle need a persistent object cache (CACHE_NONE would
+// silently disable them); the installer already configured CACHE_DB as a SQLite file.
+$wgMainCacheType = CACHE_DB;
+$wgJobRunRate = 0;
+$wgEnableEmail = false;
+$wgPasswordAttemptThrottle = [];
+
+// `rollbacker`: the rollback right alone (sysop has it too, but also noratelimit).
+$wgGroupPermissions['rollbacker']['rollback'] = true;
+
+// Rate limits off unless switched on by `devwiki.py ratelimit N` / set_rollback_rate_limit().
+// No group of the test accounts but sysop/bureaucrat (Admin) has `noratelimit`.
+$wgRateLimits = [];
+if ( isset( $devwikiState['rollback_rate_limit'] ) ) {
+	$wgRateLimits['rollback'] = [
+		'user' => $devwikiState['rollback_rate_limit'],
+		'newbie' => $devwikiState['rollback_rate_limit'],
+	];
+}
+"""
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
+def missing_requirements(mediawiki_dir: Path = MEDIAWIKI_DIR) -> str | None:
+    """Why a dev wiki can't run here (one line), or None if PHP and MediaWiki are installed."""
+    if shutil.which(PHP) is None:
+        return f"PHP CLI not found ({PHP!r}); apt-get install {' '.join(DEBIAN_PACKAGES)}"
+    if not (mediawiki_dir / "maintenance" / "install.php").is_file():
+        return (
+            f"MediaWiki not found at {mediawiki_dir}; apt-get install {' '.join(DEBIAN_PACKAGES)}"
+        )
+    probe = subprocess.run(
+        [PHP, "-r", "exit(extension_loaded('pdo_sqlite') && extension_loaded('intl') ? 0 : 1);"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return "PHP lacks pdo_sqlite or intl; apt-get install php-sqlite3 php-intl"
+    return None
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_accepts(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((HOST, port)) == 0
+
+
+def _settings_fingerprint() -> str:
+    """Changes whenever what a template contains would change; stale templates are rebuilt."""
+    digest = hashlib.sha256()
+    digest.update(_DEVWIKI_SETTINGS.encode())
+    digest.update(repr((ACCOUNTS, BOT_LOGINS, DB_NAME)).encode())
+    version_file = MEDIAWIKI_DIR / "includes" / "Defines.php"
+    if version_file.is_file():
+        digest.update(str(version_file.stat().st_mtime_ns).encode())
+    return digest.hexdigest()[:16]
+
+
+def _write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _run_php(
+    wiki_dir: Path,
+    args: Sequence[str],
+    *,
+    stdin: str | None = None,
+    mediawiki_dir: Path = MEDIAWIKI_DIR,
+) -> str:
+    env = {**os.environ, "MW_CONFIG_FILE": str(wiki_dir / "LocalSettings.php")}
+    result = subprocess.run(
+        [PHP, *args],
+        cwd=mediawiki_dir,
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise DevWikiError(
+            f"php {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
+    return result.stdout
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether any non-zombie process is left in process group ``pgid`` (Linux /proc)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        # pid (comm) state ppid pgrp ...; comm may contain spaces and parentheses.
+        fields = text[text.rfind(")") + 2 :].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def _stop_group(pgid: int, proc: subprocess.Popen[bytes] | None, port: int) -> None:
+    """TERM the server's process group, KILL it if it lingers, reap it, wait for the port."""
+    for sig, grace in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, STOP_TIMEOUT)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, sig)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is None:
+                time.sleep(0.02)
+                continue
+            if not _group_alive(pgid):
+                break
+            time.sleep(0.02)
+        else:
+            continue
+        break
+    if proc is not None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=STOP_TIMEOUT)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while port_accepts(port):
+        if time.monotonic() > deadline:
+            raise DevWikiError(f"port {port} still accepts connections after stopping the wiki")
+        time.sleep(0.02)
+
+
+# --------------------------------------------------------------------------------------------
+# Template
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Template:
+    """An installed wiki that is never run; fresh wikis are copies of it."""
+
+    path: Path
+
+    def start(self, workdir: Path, port: int | None = None, *, workers: int = 1) -> RunningWiki:
+        """Copy the template to ``workdir`` (must not exist) and serve it on 127.0.0.1.
+
+        ``port=None`` picks a free port. ``workers`` > 1 lets php -S answer requests in
+        parallel (PHP_CLI_SERVER_WORKERS); the default 1 serialises them like a tiny wiki.
+        """
+        shutil.copytree(self.path, workdir, symlinks=True)
+        (workdir / "template.json").unlink(missing_ok=True)
+        wiki = RunningWiki(workdir, port or free_port(), workers=workers)
+        try:
+            wiki.start(pick_port_on_conflict=port is None)
+        except BaseException:
+            wiki.close_clients()
+            raise
+        return wiki
+
+
+def build_template(directory: Path, *, mediawiki_dir: Path = MEDIAWIKI_DIR) -> Template:
+    """Install MediaWiki into ``directory`` (created; must not exist) with all the accounts."""
+    reason = missing_requirements(mediawiki_dir)
+    if reason is not None:
+        raise DevWikiError(reason)
+    if directory.exists():
+        raise DevWikiError(f"{directory} already exists")
+    directory = directory.resolve()
+    building = directory.with_name(directory.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    for sub in ("data", "cache", "images", "logs"):
+        (building / sub).mkdir(parents=True)
+    # The port here is a placeholder; every started copy writes its own server URL.
+    _write_json_atomic(
+        building / "devwiki.json", {"server": f"http://{HOST}:8080", "rollback_rate_limit": None}
+    )
+    passfile = building / "admin-password.txt"
+    passfile.write_text(ADMIN.password)
+
+    def php(*args: str) -> str:
+        return _run_php(building, args, mediawiki_dir=mediawiki_dir)
+
+    php(
+        "maintenance/install.php",
+        "--dbtype=sqlite",
+        f"--dbpath={building / 'data'}",
+        f"--dbname={DB_NAME}",
+        f"--server=http://{HOST}:8080",
+        "--scriptpath=",
+        "--lang=en",
+        f"--passfile={passfile}",
+        # Debian's $IP/LocalSettings.php is a symlink into /etc/mediawiki: write ours here.
+        f"--confpath={building}",
+        "--skins=Vector",
+        SITE_NAME,
+        ADMIN.name,
+    )
+    passfile.unlink()
+    settings = building / "LocalSettings.php"
+    text = settings.read_text()
+    # Make the copy relocatable: the installer writes the absolute data directory.
+    text, count = re.subn(
+        r"^\$wgSQLiteDataDir = .*$",
+        lambda _m: "$wgSQLiteDataDir = __DIR__ . '/data';",
+        text,
+        flags=re.MULTILINE,
+    )
+    if count != 1:
+        raise DevWikiError("install.php wrote no $wgSQLiteDataDir line to patch")
+    text += '\nrequire_once __DIR__ . "/DevWikiSettings.php";\n'
+    (building / "DevWikiSettings.php").write_text(_DEVWIKI_SETTINGS)
+    settings.write_text(text)
+
+    for account in ACCOUNTS:
+        if account is ADMIN:  # made by install.php (sysop, bureaucrat)
+            continue
+        groups = ["--custom-groups=" + ",".join(account.groups)] if account.groups else []
+        php("maintenance/createAndPromote.php", *groups, account.name, account.password)
+    for login in BOT_LOGINS:
+        php(
+            "maintenance/createBotPassword.php",
+            f"--appid={login.app_id}",
+            f"--grants={','.join(login.grants)}",
+            login.user,
+            login.password,
+        )
+    # Fill the localisation cache now, so no fresh wiki pays for it.
+    php("maintenance/rebuildLocalisationCache.php", "--lang=en", "--quiet")
+    _write_json_atomic(building / "template.json", {"fingerprint": _settings_fingerprint()})
+    building.rename(directory)
+    return Template(directory)
+
+
+def ensure_template(directory: Path) -> Template:
+    """Reuse ``directory`` if it is an up-to-date template, else (re)build it."""
+    marker = directory / "template.json"
+    if marker.is_file():
+        with contextlib.suppress(ValueError, KeyError):
+            if json.loads(marker.read_text())["fingerprint"] == _settings_fingerprint():
+                return Template(directory.resolve())
+    shutil.rmtree(directory, ignore_errors=True)
+    return build_template(directory)
+
+
+# --------------------------------------------------------------------------------------------
+# A running wiki
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Revision:
+    revid: int
+    parentid: int
+    user: str
+    comment: str
+    content: str
+    timestamp: str
+    tags: tuple[str, ...]
+    minor: bool
+
+
+@dataclass(frozen=True)
+class RecentChange:
+    revid: int
+    user: str
+    comment: str
+    bot: bool
+    type: str
+
+
+@dataclass(frozen=True)
+class VandalisedPage:
+    """What ``make_vandalised_page`` made: one good revision, then the vandal's."""
+
+    title: str
+    good_text: str
+    good_revid: int
+    vandal_texts: tuple[str, ...]
+    vandal_revids: tuple[int, ...]
+
+    @property
+    def latest_revid(self) -> int:
+        return self.vandal_revids[-1] if self.vandal_revids else self.good_revid
+
+
+@dataclass
+class RunningWiki:
+    """A wiki served by ``php -S 127.0.0.1:port`` from its own directory ``path``.
+
+    Made by :meth:`Template.start`, or attached to a server started earlier with
+    :meth:`attach` (the CLI). All helpers are synchronous and safe to call from async tests.
+    """
+
+    path: Path
+    port: int
+    workers: int = 1
+    pid: int | None = None
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _clients: dict[str, httpx.Client] = field(default_factory=dict, repr=False)
+
+    # Accounts: the same on every dev wiki.
+    admin: ClassVar[Account] = ADMIN
+    rollbot: ClassVar[Account] = ROLLBOT
+    editor: ClassVar[Account] = EDITOR
+    vandal: ClassVar[Account] = VANDAL
+    norights: ClassVar[Account] = NORIGHTS
+    rollbot_login: ClassVar[BotLogin] = ROLLBOT_LOGIN
+    norollback_login: ClassVar[BotLogin] = NOROLLBACK_LOGIN
+    nobot_login: ClassVar[BotLogin] = NOBOT_LOGIN
+    norights_login: ClassVar[BotLogin] = NORIGHTS_LOGIN
+    user_agent: ClassVar[str] = BOT_USER_AGENT
+
+    # ---- addresses ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base_url}/api.php"
+
+    @property
+    def index_url(self) -> str:
+        return f"{self.base_url}/index.php"
+
+    @property
+    def log_path(self) -> Path:
+        """php -S output (one line per request) and PHP warnings."""
+        return self.path / "logs" / "php-server.log"
+
+    def env(self) -> dict[str, str]:
+        """The rollbot settings (``.env`` lines) that point the bot at this wiki as Rollbot."""
+        return {
+            "WIKI_API_URL": self.api_url,
+            "WIKI_USERNAME": self.rollbot_login.username,
+            "WIKI_PASSWORD": self.rollbot_login.password,
+            "WIKI_USER_AGENT": self.user_agent,
+        }
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def attach(cls, path: Path) -> Self:
+        """The wiki in ``path`` as recorded by the CLI (server.json); it may not be running."""
+        info = json.loads((path / "server.json").read_text())
+        return cls(path.resolve(), int(info["port"]), pid=int(info["pid"]))
+
+    @property
+    def running(self) -> bool:
+        if self._proc is not None:
+            return self._proc.poll() is None
+        return self.pid is not None and _group_alive(self.pid)
+
+    def start(self, *, pick_port_on_conflict: bool = False) -> None:
+        """Serve ``path`` (again). Picks another free port if asked and the port was taken."""
+        if self.running:
+            raise DevWikiError(f"the wiki in {self.path} is already running (pid {self.pid})")
+        for attempt in range(5):
+            try:
+                self._spawn()
+            except DevWikiError:
+                if not pick_port_on_conflict or attempt == 4 or not port_accepts(self.port):
+                    raise
+                self.port = free_port()
+            else:
+                return
+
+    def _spawn(self) -> None:
+        if port_accepts(self.port):
+            raise DevWikiError(f"port {self.port} on {HOST} is already in use")
+        state_file = self.path / "devwiki.json"
+        state = json.loads(state_file.read_text())
+        state["server"] = self.base_url
+        _write_json_atomic(state_file, state)
+        env = {
+            **os.environ,
+            "MW_CONFIG_FILE": str(self.path / "LocalSettings.php"),
+            "PHP_CLI_SERVER_WORKERS": str(self.workers),
+        }
+        if self.workers <= 1:
+            env.pop("PHP_CLI_SERVER_WORKERS")
+        self.log_path.parent.mkdir(exist_ok=True)
+        with self.log_path.open("ab") as log:
+            # Own process group (session): stop() signals the server and its workers together.
+            self._proc = subprocess.Popen(
+                [PHP, "-S", f"{HOST}:{self.port}", "-t", str(MEDIAWIKI_DIR)],
+                cwd=MEDIAWIKI_DIR,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self.pid = self._proc.pid
+        _write_json_atomic(self.path / "server.json", {"pid": self.pid, "port": self.port})
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        last_error = "no answer"
+        while time.monotonic() < deadline:
+            if self._proc is not None and self._proc.poll() is not None:
+                raise DevWikiError(
+                    f"php -S exited with {self._proc.returncode}:\n{self._log_tail()}"
+                )
+            try:
+                response = httpx.get(
+                    self.api_url,
+                    params={"action": "query", "meta": "siteinfo", "format": "json"},
+                    headers={"User-Agent": USER_AGENT},
+                    timeout=5,
+                )
+                if response.status_code == 200 and "query" in response.json():
+                    return
+                last_error = f"HTTP {response.status_code}: {response.text[:300]}"
+            except (httpx.TransportError, ValueError) as exc:
+                last_error = repr(exc)
+            time.sleep(0.05)
+        raise DevWikiError(f"wiki on port {self.port} not ready: {last_error}\n{self._log_tail()}")
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        """Stop the server (its whole process group), reap it, and wait until the port is free.
+
+        The wiki's data stays; :meth:`start` serves it again. Idempotent.
+        """
+        self.close_clients()
+        if self.pid is not None:
+            _stop_group(self.pid, self._proc, self.port)
+        self._proc = None
+        self.pid = None
+        (self.path / "server.json").unlink(missing_ok=True)
+
+    def restart(self) -> None:
+        """Stop and start again on the same port, with the same data (sessions survive)."""
+        self.stop()
+        self.start()
+
+    def detach(self) -> None:
+        """Forget the child process (keep the pid): the server outlives this Python process."""
+        self.close_clients()
+        self._proc = None
+
+    def close_clients(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ---- settings ----------------------------------------------------------------------------
+
+    def set_rollback_rate_limit(
+        self, limit: int | None, seconds: int = DEFAULT_RATE_LIMIT_SECONDS
+    ) -> None:
+        """Allow ``limit`` rollbacks per ``seconds`` per user (``None``: no limit, the default).
+
+        Takes effect on the next request. Failed attempts count too, as in MediaWiki. Counters
+        live in the object cache, so switching off and on again within ``seconds`` keeps them.
+        """
+        state_file = self.path / "devwiki.json"
+        state = json.loads(state_file.read_text())
+        state["rollback_rate_limit"] = None if limit is None else [int(limit), int(seconds)]
+        _write_json_atomic(state_file, state)
+
+    # ---- seeding and reading -----------------------------------------------------------------
+
+    def maintenance(self, script: str, *args: str, stdin: str | None = None) -> str:
+        """Run ``maintenance/<script>.php`` against this wiki; its stdout. ~0.1-0.3 s each."""
+        name = script if script.endswith(".php") else f"{script}.php"
+        return _run_php(self.path, [f"maintenance/{name}", *args], stdin=stdin)
+
+    def client(self, login: BotLogin | None = None) -> httpx.Client:
+        """An httpx client for api.php, logged in with ``login`` (anonymous if None). Cached."""
+        key = login.username if login else ""
+        client = self._clients.get(key)
+        if client is None:
+            client = httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=30)
+            if login is not None:
+                api_login(client, self.api_url, login.username, login.password)
+            self._clients[key] = client
+        return client
+
+    def edit(self, title: str, text: str, *, user: str = EDITOR.name, summary: str = "") -> int:
+        """Save ``text`` to ``title`` as ``user`` ("Editor" or "Vandal") via the API; new revid."""
+        login = _SEED_LOGINS.get(user)
+        if login is None:
+            raise DevWikiError(f"edit() edits as {sorted(_SEED_LOGINS)}, not {user!r}")
+        client = self.client(login)
+        token = api_token(client, self.api_url, "csrf")
+        data = api_post(
+            client,
+            self.api_url,
+            {
+                "action": "edit",
+                "title": title,
+                "text": text,
+                "summary": summary,
+                "token": token,
+                "assert": "user",
+            },
+        )
+        result = data["edit"]
+        if result.get("result") != "Success" or "newrevid" not in result:
+            raise DevWikiError(f"edit of {title!r} as {user} made no new revision: {result}")
+        return int(result["newrevid"])
+
+    def make_vandalised_page(
+        self,
+        title: str,
+        good_text: str,
+        vandal_edits: int = 2,
+        *,
+        editor: str = EDITOR.name,
+        vandal: str = VANDAL.name,
+        vandal_texts: Sequence[str] | None = None,
+    ) -> VandalisedPage:
+        """``editor`` saves ``good_text``, then ``vandal`` makes ``vandal_edits`` edits.
+
+        Rolling back ``vandal`` on ``title`` must restore ``good_text`` (revision ``good_revid``).
+        """
+        texts = (
+            tuple(vandal_texts)
+            if vandal_texts is not None
+            else tuple(
+                f"VANDALISM #{i + 1} by {vandal}\n\n{good_text}" for i in range(vandal_edits)
+            )
+        )
+        good_revid = self.edit(title, good_text, user=editor, summary="good content")
+        revids = tuple(
+            self.edit(title, text, user=vandal, summary=f"vandalism {i + 1}")
+            for i, text in enumerate(texts)
+        )
+        return VandalisedPage(title, good_text, good_revid, texts, revids)
+
+    def protect(self, title: str, *, level: str = "sysop", reason: str = "devwiki test") -> None:
+        """Protect ``title`` for edit and move: ``sysop`` (full) or ``autoconfirmed`` (semi).
+
+        Rollbot is a bot, hence autoconfirmed, so only full protection stops its rollbacks
+        (``protectedpage``).
+        """
+        if level not in {"sysop", "autoconfirmed"}:
+            raise ValueError(f"level must be 'sysop' or 'autoconfirmed', not {level!r}")
+        semi = ["--semiprotect"] if level == "autoconfirmed" else []
+        self.maintenance("protect", *semi, f"--user={ADMIN.name}", f"--reason={reason}", title)
+
+    def revisions(self, title: str, limit: int = 50) -> list[Revision]:
+        """The page's revisions, newest first, read with ``prop=revisions`` ([] if no page)."""
+        data = api_get(
+            self.client(),
+            self.api_url,
+            {
+                "action": "query",
+                "prop": "revisions",
+                "titles": title,
+                "rvprop": "ids|user|comment|content|timestamp|tags|flags",
+                "rvslots": "main",
+                "rvlimit": str(limit),
+            },
+        )
+        page = data["query"]["pages"][0]
+        return [
+            Revision(
+                revid=int(rev["revid"]),
+                parentid=int(rev["parentid"]),
+                user=str(rev.get("user", "")),
+                comment=str(rev.get("comment", "")),
+                content=str(rev["slots"]["main"].get("content", "")),
+                timestamp=str(rev["timestamp"]),
+                tags=tuple(rev.get("tags", ())),
+                minor=bool(rev.get("minor", False)),
+            )
+            for rev in page.get("revisions", [])
+        ]
+
+    def recent_changes(self, title: str, limit: int = 50) -> list[RecentChange]:
+        """Recent changes to ``title``, newest first, with the bot flag (for markbot checks)."""
+        data = api_get(
+            self.client(),
+            self.api_url,
+            {
+                "action": "query",
+                "list": "recentchanges",
+                "rctitle": title,
+                "rcprop": "ids|user|comment|flags",
+                "rclimit": str(limit),
+            },
+        )
+        return [
+            RecentChange(
+                revid=int(rc["revid"]),
+                user=str(rc.get("user", "")),
+                comment=str(rc.get("comment", "")),
+                bot=bool(rc.get("bot", False)),
+                type=str(rc["type"]),
+            )
+            for rc in data["query"]["recentchanges"]
+        ]
+
+
+# --------------------------------------------------------------------------------------------
+# Minimal raw API calls (no bot code): login with a BotPassword, tokens, GET/POST
+# --------------------------------------------------------------------------------------------
+
+
+def _checked(response: httpx.Response) -> dict[str, Any]:
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    if "error" in data:
+        raise DevWikiError(f"API error {data['error'].get('code')}: {data['error'].get('info')}")
+    return data
+
+
+def api_get(client: httpx.Client, api_url: str, params: dict[str, str]) -> dict[str, Any]:
+    return _checked(client.get(api_url, params={**params, "format": "json", "formatversion": "2"}))
+
+
+def api_post(client: httpx.Client, api_url: str, data: dict[str, str]) -> dict[str, Any]:
+    return _checked(client.post(api_url, data={**data, "format": "json", "formatversion": "2"}))
+
+
+def api_token(client: httpx.Client, api_url: str, kind: str) -> str:
+    data = api_get(client, api_url, {"action": "query", "meta": "tokens", "type": kind})
+    return str(data["query"]["tokens"][f"{kind}token"])
+
+
+def api_login(client: httpx.Client, api_url: str, username: str, password: str) -> None:
+    """``action=login`` with a BotPassword; the session cookie stays in ``client``."""
+    token = api_token(client, api_url, "login")
+    data = api_post(
+        client,
+        api_url,
+        {"action": "login", "lgname": username, "lgpassword": password, "lgtoken": token},
+    )
+    if data["login"]["result"] != "Success":
+        raise DevWikiError(f"login as {username} failed: {data['login']}")
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_ROOT = Path(".devwiki")
+
+
+@contextlib.contextmanager
+def _timed(label: str) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    print(f"# {label}: {time.monotonic() - started:.2f}s", file=sys.stderr)
+
+
+def _print_env(wiki: RunningWiki) -> None:
+    for key, value in wiki.env().items():
+        print(f"{key}={value}")
+
+
+def _print_accounts() -> None:
+    print("# accounts (main password / BotPassword):", file=sys.stderr)
+    for account in ACCOUNTS:
+        groups = ",".join(account.groups) or "-"
+        print(f"#   {account.name:<9} {account.password}  groups={groups}", file=sys.stderr)
+    for login in BOT_LOGINS:
+        grants = ",".join(login.grants) if login is not NORIGHTS_LOGIN else "(all)"
+        print(f"#   {login.username:<19} {login.password}  grants={grants}", file=sys.stderr)
+
+
+def _cmd_up(root: Path, port: int, fresh: bool) -> int:
+    wiki_dir = root / "wiki"
+    if (wiki_dir / "server.json").is_file():
+        wiki = RunningWiki.attach(wiki_dir)
+        if wiki.running and not fresh:
+            print(f"# already running at {wiki.base_url}", file=sys.stderr)
+            _print_env(wiki)
+            return 0
+        wiki.stop()
+    if fresh:
+        shutil.rmtree(wiki_dir, ignore_errors=True)
+    with _timed("template"):
+        template = ensure_template(root / "template")
+    with _timed("start"):
+        if wiki_dir.exists():
+            wiki = RunningWiki(wiki_dir.resolve(), port)
+            wiki.start()
+        else:
+            wiki = template.start(wiki_dir.resolve(), port)
+    wiki.detach()  # the server outlives this command; `down` stops it through server.json
+    print(f"# DevWiki at {wiki.base_url}/index.php (data in {wiki_dir})", file=sys.stderr)
+    _print_accounts()
+    print("# paste into .env:", file=sys.stderr)
+    _print_env(wiki)
+    return 0
+
+
+def _attached(root: Path) -> RunningWiki | None:
+    wiki_dir = root / "wiki"
+    if not (wiki_dir / "server.json").is_file():
+        return None
+    wiki = RunningWiki.attach(wiki_dir)
+    return wiki if wiki.running else None
+
+
+def _cmd_down(root: Path) -> int:
+    wiki_dir = root / "wiki"
+    if not (wiki_dir / "server.json").is_file():
+        print("# not running", file=sys.stderr)
+        return 0
+    RunningWiki.attach(wiki_dir).stop()
+    print("# stopped", file=sys.stderr)
+    return 0
+
+
+def _cmd_status(root: Path, env_only: bool) -> int:
+    wiki = _attached(root)
+    if wiki is None:
+        print("# not running (scripts/dev-wiki.sh up)", file=sys.stderr)
+        return 1
+    if not env_only:
+        print(
+            f"# running at {wiki.base_url} (pid {wiki.pid}, data in {wiki.path})", file=sys.stderr
+        )
+        _print_accounts()
+    _print_env(wiki)
+    return 0
+
+
+def _cmd_vandalise(root: Path, title: str, edits: int) -> int:
+    wiki = _attached(root)
+    if wiki is None:
+        print("# not running (scripts/dev-wiki.sh up)", file=sys.stderr)
+        return 1
+    page = wiki.make_vandalised_page(title, f"This is the good version of {title}.", edits)
+    print(
+        f"# {title}: good revision {page.good_revid} by Editor, "
+        f"vandal revisions {', '.join(map(str, page.vandal_revids))} by Vandal",
+        file=sys.stderr,
+    )
+    wiki.close_clients()
+    return 0
+
+
+def _cmd_ratelimit(root: Path, value: str) -> int:
+    wiki_dir = root / "wiki"
+    if not (wiki_dir / "devwiki.json").is_file():
+        print("# no wiki yet (scripts/dev-wiki.sh up)", file=sys.stderr)
+        return 1
+    wiki = RunningWiki(wiki_dir.resolve(), 0)
+    limit = None if value == "off" else int(value)
+    wiki.set_rollback_rate_limit(limit)
+    print(f"# rollback rate limit: {'off' if limit is None else f'{limit} per 60 s'}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="default: .devwiki")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start (or resume) the dev wiki and print .env lines")
+    up.add_argument("--port", type=int, default=8080)
+    up.add_argument("--fresh", action="store_true", help="discard the wiki's data first")
+    sub.add_parser("down", help="stop the dev wiki (data stays)")
+    sub.add_parser("status", help="running or not, accounts, .env lines")
+    sub.add_parser("env", help="print the .env lines")
+    vandalise = sub.add_parser("vandalise", help="make a page with vandal edits to roll back")
+    vandalise.add_argument("title")
+    vandalise.add_argument("--edits", type=int, default=2)
+    ratelimit = sub.add_parser("ratelimit", help="rollback rate limit per user: N per 60 s, or off")
+    ratelimit.add_argument("value", help="a number, or 'off'")
+    args = parser.parse_args(argv)
+
+    root: Path = args.root
+    reason = missing_requirements()
+    if reason is not None and args.command in {"up", "vandalise"}:
+        print(f"devwiki: {reason}", file=sys.stderr)
+        return 2
+    try:
+        match args.command:
+            case "up":
+                return _cmd_up(root, args.port, args.fresh)
+            case "down":
+                return _cmd_down(root)
+            case "status":
+                return _cmd_status(root, env_only=False)
+            case "env":
+                return _cmd_status(root, env_only=True)
+            case "vandalise":
+                return _cmd_vandalise(root, args.title, args.edits)
+            case "ratelimit":
+                return _cmd_ratelimit(root, args.value)
+    except DevWikiError as exc:
+        print(f"devwiki: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
