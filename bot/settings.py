@@ -56,9 +56,7 @@ class Settings(BaseSettings):
     confirm_timeout_seconds: int = Field(default=120, ge=10, le=840)
     log_level: str = "INFO"
 
-    @field_validator(
-        "discord_guild_ids", "rollback_role_ids", "log_viewer_role_ids", mode="before"
-    )
+    @field_validator("discord_guild_ids", "rollback_role_ids", "log_viewer_role_ids", mode="before")
     @classmethod
     def _parse_id_list(cls, value: object) -> object:
         return _split_ids(value)

@@ -1,0 +1,5 @@
+"""`python -m bot` — the same as `uv run rollbot`."""
+
+from bot.app import run
+
+run()

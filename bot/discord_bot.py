@@ -1,0 +1,104 @@
+"""The discord.py Bot subclass: receives its dependencies, registers the cogs and buttons."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.db.models import RollbackRequest
+from bot.exts.audit_log import LogPoster
+from bot.exts.rollback import RollbackCog
+from bot.services.rollback import RollbackService
+from bot.ui.confirm import CancelButton, ConfirmButton, PromptHandler
+from bot.ui.embeds import WikiLinks
+from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
+
+log = logging.getLogger(__name__)
+
+
+class RollbotTree(app_commands.CommandTree["RollBot"]):
+    """The one place that turns an unexpected command error into a polite reply."""
+
+    async def on_error(
+        self, interaction: discord.Interaction[RollBot], error: app_commands.AppCommandError
+    ) -> None:
+        if isinstance(error, app_commands.NoPrivateMessage):
+            text = "This command works only in a server."
+        else:
+            log.error(
+                "command %s failed",
+                interaction.command and interaction.command.name,
+                exc_info=error,
+            )
+            text = INTERNAL_ERROR
+        await send_ephemeral(interaction, text)
+
+
+class RollBot(commands.Bot):
+    """rollbot's Discord client. Owns no resources: `app.main` owns the wiki client and DB."""
+
+    prompt_handler: PromptHandler
+
+    def __init__(
+        self,
+        *,
+        service: RollbackService,
+        links: WikiLinks,
+        log_channel_id: int | None,
+        guild_ids: list[int],
+        sweep_seconds: float = 5.0,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # roles and channels; no privileged intents
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            tree_cls=RollbotTree,
+            help_command=None,
+        )
+        self.service = service
+        self.links = links
+        self.guild_ids = guild_ids
+        self.log_poster = LogPoster(self, service=service, links=links, channel_id=log_channel_id)
+        self._sweep_seconds = sweep_seconds
+        self._background: set[asyncio.Task[None]] = set()
+
+    async def setup_hook(self) -> None:
+        cog = RollbackCog(
+            self,
+            service=self.service,
+            links=self.links,
+            log_poster=self.log_poster,
+            sweep_seconds=self._sweep_seconds,
+        )
+        await self.add_cog(cog)
+        self.prompt_handler = cog
+        self.add_dynamic_items(ConfirmButton, CancelButton)
+        await self.sync_commands()
+        # Settle what a crash left behind before new clicks arrive; post it once connected.
+        settled = await self.service.reconcile()
+        if settled:
+            log.info("reconciled %d requests left open by the last run", len(settled))
+            self._background.add(asyncio.create_task(self._post_when_ready(settled)))
+
+    async def _post_when_ready(self, requests: list[RollbackRequest]) -> None:
+        await self.wait_until_ready()
+        for request in requests:
+            await self.log_poster.post(request)
+
+    async def sync_commands(self) -> None:
+        """Sync to the configured guilds (instant) or globally (can take up to an hour)."""
+        if self.guild_ids:
+            for guild_id in self.guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                synced = await self.tree.sync(guild=guild)
+                log.info("synced %d commands to guild %s", len(synced), guild_id)
+        else:
+            synced = await self.tree.sync()
+            log.info("synced %d global commands", len(synced))

@@ -1,0 +1,1 @@
+"""Thin Discord cogs over the service layer."""

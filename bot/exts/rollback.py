@@ -1,0 +1,297 @@
+"""`/rollback` and its Confirm / Cancel buttons: validate → defer → service → render."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.db.models import RollbackRequest, RollbackStatus
+from bot.services.rollback import (
+    Actor,
+    Cancelled,
+    Claimed,
+    ClickRefusal,
+    Denied,
+    Expired,
+    Missing,
+    NotYours,
+    Ready,
+    RollbackService,
+    Stale,
+    Succeeded,
+)
+from bot.ui.confirm import prompt_view
+from bot.ui.embeds import (
+    WikiLinks,
+    denied_text,
+    notice_embed,
+    preview_embed,
+    refused_embed,
+    success_embed,
+)
+from bot.ui.replies import NO_MENTIONS
+
+if TYPE_CHECKING:
+    from bot.discord_bot import RollBot
+    from bot.exts.audit_log import LogPoster
+
+log = logging.getLogger(__name__)
+
+
+Interaction = discord.Interaction["RollBot"]
+
+EXPIRED_TEXT = "This request expired. Run /rollback again."
+UNKNOWN_TEXT = "This request is no longer known to the bot. Run /rollback again."
+_NOT_PENDING_TEXT: dict[RollbackStatus, str] = {
+    RollbackStatus.RUNNING: "This rollback is already in progress.",
+    RollbackStatus.SUCCEEDED: "This rollback was already carried out.",
+    RollbackStatus.FAILED: "This request has already ended (it failed). Run /rollback again.",
+    RollbackStatus.CANCELLED: "This request was cancelled. Run /rollback again.",
+    RollbackStatus.EXPIRED: EXPIRED_TEXT,
+    RollbackStatus.DENIED: "This request was refused.",
+}
+
+
+def actor_of(interaction: discord.Interaction[RollBot]) -> Actor:
+    user = interaction.user
+    role_ids: set[int] = set()
+    if isinstance(user, discord.Member):
+        role_ids.update(role.id for role in user.roles)
+        # Member.roles drops roles of a guild missing from the cache; the payload's ids don't.
+        role_ids.update(getattr(user, "_roles", ()))
+    return Actor(
+        user_id=user.id,
+        display_name=user.display_name,
+        role_ids=frozenset(role_ids),
+        guild_id=interaction.guild_id or 0,
+        channel_id=interaction.channel_id,
+    )
+
+
+class RollbackCog(commands.Cog):
+    """The moderator-facing flow. All decisions are the service's; this only talks to Discord."""
+
+    def __init__(
+        self,
+        bot: RollBot,
+        *,
+        service: RollbackService,
+        links: WikiLinks,
+        log_poster: LogPoster,
+        sweep_seconds: float = 5.0,
+    ) -> None:
+        self.bot = bot
+        self.service = service
+        self.links = links
+        self.log_poster = log_poster
+        self._sweep_seconds = sweep_seconds
+        # The /rollback interaction of each open prompt, to edit the prompt when it expires.
+        # (An interaction token can edit its ephemeral response for 15 minutes.)
+        self._prompts: dict[int, Interaction] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+
+    async def cog_load(self) -> None:
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="rollbot-expiry")
+
+    async def cog_unload(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
+
+    # ---- /rollback -----------------------------------------------------------------------
+
+    @app_commands.command(name="rollback", description="Revert a user's latest edits to a page.")
+    @app_commands.guild_only()
+    @app_commands.describe(
+        page="Title of the wiki page",
+        user="User name or IP address whose consecutive latest edits to revert",
+        summary="Edit summary (optional; your name is added to it)",
+        markbot="Mark the rollback and the reverted edits as bot edits",
+    )
+    async def rollback(
+        self,
+        interaction: Interaction,
+        page: app_commands.Range[str, 1, 255],
+        user: app_commands.Range[str, 1, 255],
+        summary: app_commands.Range[str, 1, 1000] | None = None,
+        markbot: bool = False,
+    ) -> None:
+        actor = actor_of(interaction)
+        if not await self.service.is_authorized(actor):
+            denied = await self.service.deny(
+                actor, page=page, user=user, summary=summary, markbot=markbot
+            )
+            await interaction.response.send_message(
+                denied_text(denied.required_role_ids),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+            await self.log_poster.post(denied.request)
+            return
+
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        outcome = await self.service.request(
+            actor, page=page, user=user, summary=summary, markbot=markbot
+        )
+        if isinstance(outcome, Ready):
+            request_id = _id(outcome.request)
+            message = await interaction.edit_original_response(
+                embed=preview_embed(outcome.request, outcome.preview, self.links),
+                view=prompt_view(request_id),
+                allowed_mentions=NO_MENTIONS,
+            )
+            self._prompts[request_id] = interaction
+            await self.service.record_prompt_message(request_id, message.id)
+            return
+        if isinstance(outcome, Denied):  # the role vanished between check and request
+            await interaction.edit_original_response(
+                content=denied_text(outcome.required_role_ids), allowed_mentions=NO_MENTIONS
+            )
+        else:
+            await interaction.edit_original_response(
+                embed=refused_embed(outcome.request, self.links), allowed_mentions=NO_MENTIONS
+            )
+        await self.log_poster.post(outcome.request)
+
+    # ---- buttons -----------------------------------------------------------------------------
+
+    async def on_confirm(self, interaction: Interaction, request_id: int) -> None:
+        claim = await self.service.claim(request_id, actor_of(interaction))
+        if not isinstance(claim, Claimed):
+            await self._refuse_click(interaction, claim)
+            return
+        # Acknowledge within Discord's 3 s and take the buttons away while the wiki works.
+        await interaction.response.edit_message(
+            embed=notice_embed(
+                "Rolling back…", status=RollbackStatus.RUNNING, request_id=request_id
+            ),
+            view=None,
+        )
+        try:
+            outcome = await self.service.execute(claim)
+        except Exception:
+            # The service has already ended the row as failed; say so, then let it propagate.
+            row = await self.service.get(request_id)
+            if row is not None:
+                await self._finish(interaction, row, refused_embed(row, self.links))
+            raise
+        if isinstance(outcome, Succeeded):
+            await self._finish(
+                interaction,
+                outcome.request,
+                success_embed(outcome.request, outcome.result, self.links),
+            )
+        elif isinstance(outcome, Stale):
+            await interaction.edit_original_response(
+                embed=preview_embed(outcome.request, outcome.preview, self.links, stale=True),
+                view=prompt_view(request_id),
+                allowed_mentions=NO_MENTIONS,
+            )
+        else:
+            await self._finish(
+                interaction, outcome.request, refused_embed(outcome.request, self.links)
+            )
+
+    async def on_cancel(self, interaction: Interaction, request_id: int) -> None:
+        outcome = await self.service.cancel(request_id, actor_of(interaction))
+        if not isinstance(outcome, Cancelled):
+            await self._refuse_click(interaction, outcome)
+            return
+        await interaction.response.edit_message(
+            embed=notice_embed(
+                "Cancelled. Nothing was changed.",
+                status=RollbackStatus.CANCELLED,
+                request_id=request_id,
+            ),
+            view=None,
+        )
+        self._prompts.pop(request_id, None)
+        await self.log_poster.post(outcome.request)
+
+    async def _refuse_click(self, interaction: Interaction, refusal: ClickRefusal) -> None:
+        if isinstance(refusal, NotYours):
+            await interaction.response.send_message(
+                f"These buttons belong to <@{refusal.request.requester_id}>'s request; "
+                "run /rollback yourself if you need one.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+        elif isinstance(refusal, Missing):
+            await interaction.response.send_message(
+                UNKNOWN_TEXT, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+        elif isinstance(refusal, Expired):
+            await interaction.response.edit_message(
+                embed=notice_embed(
+                    EXPIRED_TEXT, status=RollbackStatus.EXPIRED, request_id=refusal.request.id
+                ),
+                view=None,
+            )
+            self._prompts.pop(_id(refusal.request), None)
+            await self.log_poster.post(refusal.request)
+        elif isinstance(refusal, Denied):
+            await interaction.response.edit_message(
+                content=denied_text(refusal.required_role_ids),
+                embed=None,
+                view=None,
+                allowed_mentions=NO_MENTIONS,
+            )
+            self._prompts.pop(_id(refusal.request), None)
+            await self.log_poster.post(refusal.request)
+        else:  # NotPending
+            status = RollbackStatus(refusal.request.status)
+            await interaction.response.send_message(
+                _NOT_PENDING_TEXT.get(status, "This request has already ended."),
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+
+    async def _finish(
+        self, interaction: Interaction, request: RollbackRequest, embed: discord.Embed
+    ) -> None:
+        self._prompts.pop(_id(request), None)
+        try:
+            await interaction.edit_original_response(
+                embed=embed, view=None, allowed_mentions=NO_MENTIONS
+            )
+        finally:
+            await self.log_poster.post(request)
+
+    # ---- expiry --------------------------------------------------------------------------------
+
+    async def sweep(self) -> list[RollbackRequest]:
+        """Expire timed-out prompts: end the row, grey out the prompt, post to the log."""
+        expired = await self.service.expire_due()
+        for request in expired:
+            interaction = self._prompts.pop(_id(request), None)
+            if interaction is not None:
+                with contextlib.suppress(discord.HTTPException):
+                    await interaction.edit_original_response(
+                        embed=notice_embed(
+                            EXPIRED_TEXT, status=RollbackStatus.EXPIRED, request_id=request.id
+                        ),
+                        view=None,
+                    )
+            await self.log_poster.post(request)
+        return expired
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self._sweep_seconds)
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("expiry sweep failed; retrying")
+
+
+def _id(request: RollbackRequest) -> int:
+    if request.id is None:
+        raise ValueError("audit row was not flushed")
+    return request.id

@@ -1,0 +1,1 @@
+"""The rollback workflow and access rules. Nothing here imports discord."""

@@ -1,0 +1,51 @@
+"""Builds the edit summary a rollback is saved with."""
+
+from __future__ import annotations
+
+# MediaWiki's CommentStore limit, in code points.
+SUMMARY_LIMIT = 500
+# RollbackPage substitutes $1..$6 in custom summaries with strtr() and offers no escape; an
+# HTML entity survives that and MediaWiki's comment formatter still shows a literal "$".
+_DOLLAR = "&#36;"
+_ELLIPSIS = "…"
+
+
+def escape_dollars(text: str) -> str:
+    return text.replace("$", _DOLLAR)
+
+
+def attribution(requester_name: str) -> str:
+    return f"(requested by {escape_dollars(requester_name)} via Discord)"
+
+
+def build_summary(
+    moderator_text: str | None,
+    *,
+    requester_name: str,
+    default_message: str,
+    restored_user: str | None,
+    target_user: str,
+) -> str:
+    """The summary to send: the moderator's text (or the wiki default) plus the attribution.
+
+    The default message keeps its `$1`/`$2` placeholders so MediaWiki fills them in; its
+    expanded length is estimated with the names the preview already knows.
+    """
+    tail = " " + attribution(requester_name)
+    text = (moderator_text or "").strip()
+    if not text:
+        expanded = default_message.replace("$1", restored_user or "").replace("$2", target_user)
+        if len(expanded) + len(tail) <= SUMMARY_LIMIT:
+            return default_message.strip() + tail
+        # A very long default (a customised MediaWiki:Revertpage) leaves no room: keep the record.
+        return attribution(requester_name)[:SUMMARY_LIMIT]
+    body = escape_dollars(" ".join(text.split()))
+    room = SUMMARY_LIMIT - len(tail)
+    if len(body) > room:
+        body = body[: room - len(_ELLIPSIS)]
+        # Never cut an entity in half: a stray "&#3" would print as garbage.
+        cut = body.rfind("&", max(0, len(body) - len(_DOLLAR) + 1))
+        if cut != -1 and not body[cut:].endswith(";"):
+            body = body[:cut]
+        body = body.rstrip() + _ELLIPSIS
+    return body + tail

@@ -1,0 +1,1 @@
+"""Discord rendering: pure embed/text builders and the persistent Confirm/Cancel buttons."""

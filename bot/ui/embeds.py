@@ -1,0 +1,187 @@
+"""Pure functions from audit rows and wiki results to Discord embeds and texts."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Protocol
+
+import discord
+
+from bot.db.models import RollbackRequest, RollbackStatus
+from bot.ui.messages import describe_error
+from bot.ui.text import clip, esc, link
+from bot.wiki.results import RollbackPreview, RollbackResult
+
+# Discord's embed limits.
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 1024
+FOOTER_LIMIT = 2048
+
+STATUS_COLOURS: dict[RollbackStatus, discord.Colour] = {
+    RollbackStatus.PENDING: discord.Colour.blurple(),
+    RollbackStatus.RUNNING: discord.Colour.blurple(),
+    RollbackStatus.SUCCEEDED: discord.Colour.green(),
+    RollbackStatus.FAILED: discord.Colour.red(),
+    RollbackStatus.DENIED: discord.Colour.dark_orange(),
+    RollbackStatus.CANCELLED: discord.Colour.light_grey(),
+    RollbackStatus.EXPIRED: discord.Colour.dark_grey(),
+}
+
+
+class WikiLinks(Protocol):
+    """URL builders of the wiki client."""
+
+    def page_url(self, title: str) -> str: ...
+
+    def diff_url(self, diff: int, oldid: int) -> str: ...
+
+    def contribs_url(self, user: str) -> str: ...
+
+
+def _ts(when: datetime | None) -> str:
+    return discord.utils.format_dt(when, "f") if when else "unknown time"
+
+
+def _field(embed: discord.Embed, name: str, value: str, *, inline: bool = True) -> None:
+    embed.add_field(name=name, value=clip(value, FIELD_LIMIT) or "—", inline=inline)
+
+
+def preview_embed(
+    request: RollbackRequest, preview: RollbackPreview, links: WikiLinks, *, stale: bool = False
+) -> discord.Embed:
+    """What the rollback would do, shown to the requester above Confirm / Cancel."""
+    count = f"{preview.edits_to_revert}{'+' if preview.edits_capped else ''}"
+    plural = "edit" if preview.edits_to_revert == 1 else "edits"
+    intro = (
+        "**The page changed since the preview.** This is the new state; confirm again.\n\n"
+        if stale
+        else ""
+    )
+    description = (
+        f"{intro}Roll back **{count}** consecutive {plural} by "
+        f"{link(preview.target_user, links.contribs_url(preview.target_user))} on "
+        f"{link(preview.title, links.page_url(preview.title))}?"
+    )
+    embed = discord.Embed(
+        title="Confirm rollback",
+        description=clip(description, DESCRIPTION_LIMIT),
+        colour=discord.Colour.orange(),
+    )
+    top, restored = preview.top, preview.restored
+    if restored is not None:
+        _field(
+            embed,
+            "Restores revision",
+            f"{restored.revid} by {esc(restored.user) or '*(hidden user)*'}\n"
+            f"{_ts(restored.timestamp)}",
+        )
+    if preview.size_change is not None:
+        _field(embed, "Size change", f"{preview.size_change:+,d} bytes")
+    if top is not None and restored is not None:
+        _field(embed, "Diff", link("changes to revert", links.diff_url(top.revid, restored.revid)))
+    if request.summary:
+        _field(embed, "Summary", esc(request.summary), inline=False)
+    if request.markbot:
+        _field(embed, "Mark as bot", "yes")
+    expiry = discord.utils.format_dt(request.expires_at, "R") if request.expires_at else "soon"
+    _field(embed, "Expires", expiry)
+    embed.set_footer(text=f"Request #{request.id}")
+    return embed
+
+
+def refused_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
+    """Why nothing was (or will be) rolled back."""
+    embed = discord.Embed(
+        title="Rollback not possible",
+        description=clip(
+            describe_error(request.error_code, request.error_message), DESCRIPTION_LIMIT
+        ),
+        colour=STATUS_COLOURS[RollbackStatus.FAILED],
+    )
+    _common_fields(embed, request, links)
+    if request.error_message and request.error_code not in (None, "internal"):
+        _field(embed, "Details", esc(request.error_message), inline=False)
+    embed.set_footer(text=f"Request #{request.id} · {request.error_code or 'failed'}")
+    return embed
+
+
+def success_embed(
+    request: RollbackRequest, result: RollbackResult, links: WikiLinks
+) -> discord.Embed:
+    count = request.edits_to_revert
+    what = f"{count} edit{'s' if count != 1 else ''}" if count else "the edits"
+    embed = discord.Embed(
+        title="Rolled back",
+        description=(
+            f"Reverted {what} by "
+            f"{link(request.target_user, links.contribs_url(request.target_user))} on "
+            f"{link(result.title, links.page_url(result.title))}."
+        ),
+        colour=STATUS_COLOURS[RollbackStatus.SUCCEEDED],
+    )
+    _field(embed, "New revision", str(result.revid))
+    _field(embed, "Diff", link("see the change", links.diff_url(result.revid, result.old_revid)))
+    _field(embed, "Summary", esc(result.summary), inline=False)
+    embed.set_footer(text=f"Request #{request.id}")
+    return embed
+
+
+def notice_embed(text: str, *, status: RollbackStatus, request_id: int | None) -> discord.Embed:
+    """A short answer that replaces a prompt (cancelled, expired, already handled...)."""
+    embed = discord.Embed(description=clip(text, DESCRIPTION_LIMIT), colour=STATUS_COLOURS[status])
+    if request_id is not None:
+        embed.set_footer(text=f"Request #{request_id}")
+    return embed
+
+
+def denied_text(required_role_ids: Collection[int]) -> str:
+    roles = ", ".join(f"<@&{role_id}>" for role_id in sorted(required_role_ids))
+    if not roles:
+        return "Rollback is not enabled for anyone on this server yet; ask an admin to set it up."
+    return f"Sorry, you need one of these roles to use /rollback: {roles}."
+
+
+def log_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
+    """The log-channel record of one terminal outcome (compact for the uneventful ones)."""
+    status = RollbackStatus(request.status)
+    embed = discord.Embed(
+        title=clip(f"{status.value.capitalize()}: {request.page_title}", TITLE_LIMIT),
+        url=links.page_url(request.page_title),
+        colour=STATUS_COLOURS[status],
+        timestamp=request.updated_at,
+    )
+    _common_fields(embed, request, links)
+    if status in (RollbackStatus.SUCCEEDED, RollbackStatus.FAILED):
+        if request.edits_to_revert is not None:
+            _field(
+                embed,
+                "Edits reverted" if status is RollbackStatus.SUCCEEDED else "Edits",
+                str(request.edits_to_revert),
+            )
+        if request.summary:
+            _field(embed, "Summary", esc(request.summary), inline=False)
+        if request.revid and request.old_revid:
+            _field(
+                embed,
+                "Diff",
+                link("see the change", links.diff_url(request.revid, request.old_revid)),
+            )
+        if status is RollbackStatus.FAILED:
+            _field(
+                embed,
+                "Error",
+                f"`{esc(request.error_code or 'unknown')}` — "
+                f"{esc(request.error_message or describe_error(request.error_code))}",
+                inline=False,
+            )
+    embed.set_footer(text=clip(f"Request #{request.id}", FOOTER_LIMIT))
+    return embed
+
+
+def _common_fields(embed: discord.Embed, request: RollbackRequest, links: WikiLinks) -> None:
+    _field(embed, "Page", link(request.page_title, links.page_url(request.page_title)))
+    _field(embed, "User", link(request.target_user, links.contribs_url(request.target_user)))
+    # A mention inside an embed never pings, and the log reader can click through to the member.
+    _field(embed, "Requested by", f"<@{request.requester_id}>")

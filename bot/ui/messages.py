@@ -1,0 +1,48 @@
+"""The one place that turns error codes into sentences a moderator reads."""
+
+from __future__ import annotations
+
+_SENTENCES: dict[str, str] = {
+    "alreadyrolled": "Someone else has edited or rolled back the page since; nothing was reverted.",
+    "notlasteditor": "That user is not the last editor of the page; there is nothing to roll back.",
+    "onlyauthor": "That user is the only author of the page; there is no version to go back to.",
+    "missingtitle": "That page does not exist on the wiki.",
+    "invalidtitle": "That is not a valid page title.",
+    "nosuchpageid": "That page does not exist on the wiki.",
+    "baduser": "That is not a valid user name or IP address.",
+    "invaliduser": "That is not a valid user name or IP address.",
+    "permissiondenied": "The bot's wiki account is not allowed to roll back edits (it needs the "
+    "rollback right and a BotPassword with the rollback grant).",
+    "protectedpage": "The page is protected and the bot's wiki account may not edit it.",
+    "cascadeprotected": "The page is protected by cascading protection; the bot may not edit it.",
+    "blocked": "The bot's wiki account is blocked from editing.",
+    "autoblocked": "The bot's wiki account is affected by an automatic block.",
+    "notvisiblerev": "The revision to restore has been hidden; rollback is not possible.",
+    "badtags": "The wiki rejected the change tags.",
+    "ratelimited": "The wiki's rate limit for rollbacks was reached; wait a minute and try again.",
+    "maxlag": "The wiki's database is lagging; try again in a little while.",
+    "readonly": "The wiki is in read-only mode (maintenance); try again later.",
+    "badtoken": "The wiki refused the bot's session token twice; try again.",
+    "assertuserfailed": "The bot's wiki session was lost and logging in again failed.",
+    "notloggedin": "The bot's wiki session was lost and logging in again failed.",
+    "login": "The bot could not log in to the wiki; the operator should check its BotPassword.",
+    "timeout": "The wiki did not answer in time, and the page history shows the rollback was not "
+    "applied.",
+    "transport": "The wiki could not be reached or gave a broken answer; nothing was applied.",
+    "unverified": "The wiki did not answer and the bot could not check whether the rollback "
+    "happened; look at the page history before trying again.",
+    "interrupted": "The bot stopped while this rollback was in progress; the page history shows it "
+    "was not applied.",
+    "missingrole": "You need one of the rollback roles to do this.",
+    "internal": "Something went wrong inside the bot; the request was recorded as failed.",
+}
+
+
+def describe_error(code: str | None, wiki_text: str | None = None) -> str:
+    """A polite sentence for `code`; unknown codes fall back to the wiki's own words."""
+    sentence = _SENTENCES.get(code or "")
+    if sentence:
+        return sentence
+    if wiki_text:
+        return f"The wiki refused the rollback: {wiki_text}"
+    return f"The rollback failed ({code or 'unknown error'})."

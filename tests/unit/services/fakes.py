@@ -1,0 +1,132 @@
+"""A scripted stand-in for the wiki client, recording what the workflow asked of it."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.wiki.results import PreviewProblem, Revision, RollbackPreview, RollbackResult
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+DEFAULT_SUMMARY = (
+    "Reverted edits by [[Special:Contributions/$2|$2]] ([[User talk:$2|talk]]) "
+    "to last revision by $1"
+)
+
+
+def revision(
+    revid: int, user: str | None, size: int = 100, parentid: int | None = None
+) -> Revision:
+    return Revision(
+        revid=revid,
+        parentid=revid - 1 if parentid is None else parentid,
+        user=user,
+        timestamp=T0 + timedelta(minutes=revid),
+        size=size,
+    )
+
+
+def ready_preview(
+    title: str = "Main Page", user: str = "Vandal", edits: int = 2, top_revid: int = 12
+) -> RollbackPreview:
+    return RollbackPreview(
+        title=title,
+        pageid=7,
+        target_user=user,
+        top=revision(top_revid, user, size=40),
+        restored=revision(top_revid - edits, "Editor", size=100),
+        edits_to_revert=edits,
+        edits_capped=False,
+        problem=None,
+    )
+
+
+def problem_preview(problem: PreviewProblem, title: str = "Main Page") -> RollbackPreview:
+    top = None if problem is PreviewProblem.MISSING_PAGE else revision(20, "Someone")
+    return RollbackPreview(
+        title=title,
+        pageid=None if top is None else 7,
+        target_user="Vandal",
+        top=top,
+        restored=None,
+        edits_to_revert=0,
+        edits_capped=False,
+        problem=problem,
+    )
+
+
+@dataclass
+class FakeWiki:
+    """Each queue is consumed in order; its last entry repeats. Exceptions are raised."""
+
+    previews: list[RollbackPreview | Exception] = field(default_factory=lambda: [ready_preview()])
+    rollbacks: list[RollbackResult | BaseException] = field(default_factory=list)
+    found: list[RollbackResult | None | Exception] = field(default_factory=lambda: [None])
+    rollback_gate: asyncio.Event | None = None  # when set, rollback waits for it
+    preview_calls: list[tuple[str, str]] = field(default_factory=list)
+    rollback_calls: list[dict[str, object]] = field(default_factory=list)
+    find_calls: list[tuple[str, str, datetime]] = field(default_factory=list)
+    api_url: str = "https://wiki.example/w/api.php"
+
+    @staticmethod
+    def _next(queue: list[object]) -> object:
+        item = queue.pop(0) if len(queue) > 1 else queue[0]
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    async def preview(self, title: str, user: str) -> RollbackPreview:
+        self.preview_calls.append((title, user))
+        result = self._next(self.previews)  # type: ignore[arg-type]
+        assert isinstance(result, RollbackPreview)
+        return result
+
+    async def rollback(
+        self, title: str, user: str, *, summary: str | None, markbot: bool = False
+    ) -> RollbackResult:
+        self.rollback_calls.append(
+            {"title": title, "user": user, "summary": summary, "markbot": markbot}
+        )
+        if self.rollback_gate is not None:
+            await self.rollback_gate.wait()
+        if not self.rollbacks:
+            return RollbackResult(
+                title=title, pageid=7, summary=summary or "", revid=13, old_revid=12, last_revid=10
+            )
+        result = self._next(self.rollbacks)  # type: ignore[arg-type]
+        assert isinstance(result, RollbackResult)
+        return result
+
+    async def find_rollback(
+        self, title: str, user: str, *, since: datetime
+    ) -> RollbackResult | None:
+        self.find_calls.append((title, user, since))
+        result = self._next(self.found)  # type: ignore[arg-type]
+        assert result is None or isinstance(result, RollbackResult)
+        return result
+
+    async def default_rollback_summary(self) -> str:
+        return DEFAULT_SUMMARY
+
+    def page_url(self, title: str) -> str:
+        return f"https://wiki.example/w/index.php?title={title.replace(' ', '_')}"
+
+    def diff_url(self, diff: int, oldid: int) -> str:
+        return f"https://wiki.example/w/index.php?diff={diff}&oldid={oldid}"
+
+    def contribs_url(self, user: str) -> str:
+        return f"https://wiki.example/w/index.php?title=Special:Contributions/{user}"
+
+
+class Clock:
+    """A settable clock for expiry tests."""
+
+    def __init__(self, now: datetime = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)

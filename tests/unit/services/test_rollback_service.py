@@ -1,0 +1,508 @@
+"""The workflow on a real (migrated) database with a scripted wiki: every state transition."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.db import audit
+from bot.db.models import RollbackRequest, RollbackStatus
+from bot.services.authz import StaticRolePolicy
+from bot.services.rollback import (
+    Actor,
+    Cancelled,
+    Claimed,
+    Denied,
+    Expired,
+    Missing,
+    NotPending,
+    NotYours,
+    Ready,
+    Refused,
+    RollbackService,
+    Stale,
+    Succeeded,
+)
+from bot.wiki.errors import (
+    InvalidTitleError,
+    ProtectedPageError,
+    RateLimitedError,
+    WikiTransportError,
+)
+from bot.wiki.results import PreviewProblem, RollbackResult
+from tests.unit.services.fakes import Clock, FakeWiki, problem_preview, ready_preview
+
+MOD_ROLE = 111
+GUILD = 999
+MOD = Actor(user_id=1, display_name="Mod", role_ids=frozenset({MOD_ROLE}), guild_id=GUILD)
+OTHER_MOD = Actor(user_id=2, display_name="Other", role_ids=frozenset({MOD_ROLE}), guild_id=GUILD)
+NOBODY = Actor(user_id=3, display_name="Nobody", role_ids=frozenset({5}), guild_id=GUILD)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def make_service(sessions: Sessions, wiki: FakeWiki, clock: Clock | None = None) -> RollbackService:
+    return RollbackService(
+        wiki=wiki,
+        sessions=sessions,
+        roles=StaticRolePolicy(rollback_roles=frozenset({MOD_ROLE})),
+        confirm_timeout=timedelta(seconds=120),
+        clock=clock or Clock(),
+    )
+
+
+async def stored(sessions: Sessions, request_id: int | None) -> RollbackRequest:
+    """The row as committed, read through a fresh session."""
+    assert request_id is not None
+    async with sessions() as session:
+        row = await audit.get_request(session, request_id)
+    assert row is not None
+    return row
+
+
+async def ready(service: RollbackService, actor: Actor = MOD, **kw: object) -> RollbackRequest:
+    args: dict[str, object] = {"page": "Main_Page", "user": "vandal", "summary": None,
+                               "markbot": False}
+    args.update(kw)
+    outcome = await service.request(actor, **args)  # type: ignore[arg-type]
+    assert isinstance(outcome, Ready), outcome
+    return outcome.request
+
+
+# ---- /rollback ---------------------------------------------------------------------------------
+
+
+async def test_member_without_role_is_denied_without_touching_the_wiki(
+    session_factory: Sessions,
+) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+
+    outcome = await service.request(NOBODY, page="Main Page", user="Vandal", summary=None,
+                                    markbot=False)
+
+    assert isinstance(outcome, Denied)
+    assert outcome.required_role_ids == {MOD_ROLE}
+    row = await stored(session_factory, outcome.request.id)
+    assert row.status == RollbackStatus.DENIED
+    assert row.requester_id == NOBODY.user_id
+    assert wiki.preview_calls == []
+
+
+async def test_request_records_pending_row_with_preview_facts(session_factory: Sessions) -> None:
+    clock = Clock()
+    wiki = FakeWiki(previews=[ready_preview(edits=3, top_revid=30)])
+    service = make_service(session_factory, wiki, clock)
+
+    request = await ready(service, summary="spam $1", markbot=True)
+
+    row = await stored(session_factory, request.id)
+    assert row.status == RollbackStatus.PENDING
+    assert (row.edits_to_revert, row.top_revid, row.restored_revid) == (3, 30, 27)
+    assert row.page_title == "Main Page"  # the wiki's normalised title
+    assert row.page_id == 7
+    assert row.summary == "spam $1"
+    assert row.markbot is True
+    assert row.expires_at == clock.now + timedelta(seconds=120)
+    assert row.wiki_api_url == wiki.api_url
+    # The user name is normalised as MediaWiki does before the wiki is asked.
+    assert wiki.preview_calls == [("Main Page", "Vandal")]
+
+
+@pytest.mark.parametrize(
+    ("problem", "code"),
+    [
+        (PreviewProblem.MISSING_PAGE, "missingtitle"),
+        (PreviewProblem.NOT_LAST_EDITOR, "notlasteditor"),
+        (PreviewProblem.ONLY_AUTHOR, "onlyauthor"),
+    ],
+)
+async def test_preview_problem_ends_the_row_failed(
+    session_factory: Sessions, problem: PreviewProblem, code: str
+) -> None:
+    service = make_service(session_factory, FakeWiki(previews=[problem_preview(problem)]))
+
+    outcome = await service.request(MOD, page="Main Page", user="Vandal", summary=None,
+                                    markbot=False)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.code == code
+    assert outcome.preview is not None
+    row = await stored(session_factory, outcome.request.id)
+    assert (row.status, row.error_code) == (RollbackStatus.FAILED, code)
+    assert row.error_message
+
+
+async def test_wiki_error_during_preview_is_recorded(session_factory: Sessions) -> None:
+    wiki = FakeWiki(previews=[InvalidTitleError("invalidtitle", "Bad title \"<x>\".")])
+    service = make_service(session_factory, wiki)
+
+    outcome = await service.request(MOD, page="<x>", user="Vandal", summary=None, markbot=False)
+
+    assert isinstance(outcome, Refused)
+    row = await stored(session_factory, outcome.request.id)
+    assert (row.status, row.error_code) == (RollbackStatus.FAILED, "invalidtitle")
+    assert row.page_title == "<x>"  # what the moderator typed is kept
+
+
+async def test_malformed_user_name_is_refused_before_any_wiki_call(
+    session_factory: Sessions,
+) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+
+    outcome = await service.request(MOD, page="Main Page", user="a#b", summary=None,
+                                    markbot=False)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "baduser"
+    assert (await stored(session_factory, outcome.request.id)).status == RollbackStatus.FAILED
+    assert wiki.preview_calls == []
+
+
+async def test_unexpected_crash_in_preview_still_ends_the_row(session_factory: Sessions) -> None:
+    service = make_service(session_factory, FakeWiki(previews=[RuntimeError("boom")]))
+
+    with pytest.raises(RuntimeError):
+        await service.request(MOD, page="Main Page", user="Vandal", summary=None, markbot=False)
+
+    async with session_factory() as session:
+        rows = await audit.running_requests(session)
+        assert rows == []
+        row = await audit.get_request(session, 1)
+    assert row is not None
+    assert (row.status, row.error_code) == (RollbackStatus.FAILED, "internal")
+
+
+# ---- Confirm ---------------------------------------------------------------------------------
+
+
+async def test_confirm_commits_running_before_the_wiki_call_then_succeeds(
+    session_factory: Sessions,
+) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    request = await ready(service, summary="vandalism, cost $5")
+
+    claim = await service.claim(request.id or 0, MOD)
+
+    assert isinstance(claim, Claimed)
+    row = await stored(session_factory, request.id)
+    assert row.status == RollbackStatus.RUNNING  # committed: visible from another session
+    assert row.confirmed_by_id == MOD.user_id
+    assert wiki.rollback_calls == []
+
+    outcome = await service.execute(claim)
+
+    assert isinstance(outcome, Succeeded)
+    row = await stored(session_factory, request.id)
+    assert row.status == RollbackStatus.SUCCEEDED
+    assert (row.revid, row.old_revid, row.last_revid) == (13, 12, 10)
+    [call] = wiki.rollback_calls
+    assert call["title"] == "Main Page"
+    assert call["user"] == "Vandal"
+    assert call["summary"] == "vandalism, cost &#36;5 (requested by Mod via Discord)"
+
+
+async def test_empty_summary_uses_wiki_default_plus_attribution(session_factory: Sessions) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    request = await ready(service, markbot=True)
+
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    await service.execute(claim)
+
+    [call] = wiki.rollback_calls
+    assert call["markbot"] is True
+    summary = str(call["summary"])
+    assert summary.startswith("Reverted edits by [[Special:Contributions/$2|$2]]")
+    assert summary.endswith("(requested by Mod via Discord)")
+
+
+async def test_double_confirm_rolls_back_once(session_factory: Sessions) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    first = await service.claim(request.id or 0, MOD)
+    second = await service.claim(request.id or 0, MOD)
+
+    assert isinstance(first, Claimed)
+    assert isinstance(second, NotPending)
+    assert second.request.status == RollbackStatus.RUNNING
+    await service.execute(first)
+    third = await service.claim(request.id or 0, MOD)
+    assert isinstance(third, NotPending)
+    assert third.request.status == RollbackStatus.SUCCEEDED
+    assert len(wiki.rollback_calls) == 1
+
+
+async def test_racing_confirms_roll_back_exactly_once(session_factory: Sessions) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    requests = [await ready(service) for _ in range(5)]
+
+    async def click(request_id: int) -> object:
+        claim = await service.claim(request_id, MOD)
+        if isinstance(claim, Claimed):
+            return await service.execute(claim)
+        return claim
+
+    outcomes = await asyncio.gather(
+        *(click(r.id or 0) for r in requests for _ in range(4))
+    )
+
+    assert sum(isinstance(o, Succeeded) for o in outcomes) == 5
+    assert sum(isinstance(o, NotPending) for o in outcomes) == 15
+    assert len(wiki.rollback_calls) == 5
+    for r in requests:
+        assert (await stored(session_factory, r.id)).status == RollbackStatus.SUCCEEDED
+
+
+async def test_stranger_click_changes_nothing(session_factory: Sessions) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    assert isinstance(await service.claim(request.id or 0, OTHER_MOD), NotYours)
+    assert isinstance(await service.cancel(request.id or 0, OTHER_MOD), NotYours)
+
+    assert (await stored(session_factory, request.id)).status == RollbackStatus.PENDING
+    assert wiki.rollback_calls == []
+
+
+async def test_click_on_unknown_request(session_factory: Sessions) -> None:
+    service = make_service(session_factory, FakeWiki())
+    assert await service.claim(4242, MOD) == Missing(4242)
+
+
+async def test_role_removed_before_confirm_denies(session_factory: Sessions) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+    demoted = Actor(user_id=MOD.user_id, display_name="Mod", role_ids=frozenset(),
+                    guild_id=GUILD)
+
+    outcome = await service.claim(request.id or 0, demoted)
+
+    assert isinstance(outcome, Denied)
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.error_code) == (RollbackStatus.DENIED, "missingrole")
+    assert wiki.rollback_calls == []
+
+
+async def test_stale_preview_is_shown_again_instead_of_rolling_back(
+    session_factory: Sessions,
+) -> None:
+    clock = Clock()
+    wiki = FakeWiki(previews=[ready_preview(top_revid=12), ready_preview(edits=3, top_revid=13)])
+    service = make_service(session_factory, wiki, clock)
+    request = await ready(service)
+    clock.advance(60)
+
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    outcome = await service.execute(claim)
+
+    assert isinstance(outcome, Stale)
+    assert wiki.rollback_calls == []
+    row = await stored(session_factory, request.id)
+    assert row.status == RollbackStatus.PENDING
+    assert (row.top_revid, row.edits_to_revert) == (13, 3)
+    assert row.expires_at == clock.now + timedelta(seconds=120)  # a fresh window
+
+    again = await service.claim(request.id or 0, MOD)
+    assert isinstance(again, Claimed)
+    assert isinstance(await service.execute(again), Succeeded)
+    assert len(wiki.rollback_calls) == 1
+
+
+async def test_page_changed_so_rollback_is_no_longer_possible(session_factory: Sessions) -> None:
+    wiki = FakeWiki(previews=[ready_preview(), problem_preview(PreviewProblem.NOT_LAST_EDITOR)])
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    outcome = await service.execute(claim)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "notlasteditor"
+    assert (await stored(session_factory, request.id)).status == RollbackStatus.FAILED
+    assert wiki.rollback_calls == []
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (ProtectedPageError("protectedpage", "This page has been protected."), "protectedpage"),
+        (RateLimitedError("ratelimited", "You've exceeded your rate limit."), "ratelimited"),
+        (WikiTransportError("connection refused", ambiguous=False), "transport"),
+    ],
+)
+async def test_wiki_refusal_ends_the_row_failed_with_its_code(
+    session_factory: Sessions, error: Exception, code: str
+) -> None:
+    wiki = FakeWiki(rollbacks=[error])
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    outcome = await service.execute(claim)
+
+    assert isinstance(outcome, Refused)
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.error_code) == (RollbackStatus.FAILED, code)
+    assert row.error_message
+    assert wiki.find_calls == []  # a certain failure needs no history check
+
+
+async def test_ambiguous_timeout_that_did_apply_is_recorded_as_success(
+    session_factory: Sessions,
+) -> None:
+    applied = RollbackResult(title="Main Page", pageid=7, summary="s", revid=99, old_revid=12,
+                             last_revid=10)
+    wiki = FakeWiki(rollbacks=[WikiTransportError("read timed out", ambiguous=True)],
+                    found=[applied])
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    outcome = await service.execute(claim)
+
+    assert isinstance(outcome, Succeeded)
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.revid) == (RollbackStatus.SUCCEEDED, 99)
+    assert len(wiki.rollback_calls) == 1  # never re-sent
+
+
+async def test_ambiguous_timeout_that_did_not_apply_fails_truthfully(
+    session_factory: Sessions,
+) -> None:
+    wiki = FakeWiki(rollbacks=[WikiTransportError("read timed out", ambiguous=True)],
+                    found=[None])
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    outcome = await service.execute(claim)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "timeout"
+    assert len(wiki.rollback_calls) == 1
+
+
+async def test_ambiguous_timeout_with_unreadable_history_says_unverified(
+    session_factory: Sessions,
+) -> None:
+    wiki = FakeWiki(
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True)],
+        found=[WikiTransportError("connection refused", ambiguous=False)],
+    )
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    outcome = await service.execute(claim)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "unverified"
+    assert (await stored(session_factory, request.id)).status == RollbackStatus.FAILED
+
+
+async def test_crash_during_rollback_ends_the_row_and_reraises(session_factory: Sessions) -> None:
+    wiki = FakeWiki(rollbacks=[KeyError("surprise")])
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+
+    with pytest.raises(KeyError):
+        await service.execute(claim)
+
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.error_code) == (RollbackStatus.FAILED, "internal")
+
+
+# ---- Cancel and expiry -------------------------------------------------------------------------
+
+
+async def test_cancel_then_confirm_does_nothing(session_factory: Sessions) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    assert isinstance(await service.cancel(request.id or 0, MOD), Cancelled)
+    late = await service.claim(request.id or 0, MOD)
+
+    assert isinstance(late, NotPending)
+    assert late.request.status == RollbackStatus.CANCELLED
+    assert wiki.rollback_calls == []
+
+
+async def test_click_after_expiry_expires_the_row(session_factory: Sessions) -> None:
+    clock = Clock()
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki, clock)
+    request = await ready(service)
+    clock.advance(121)
+
+    outcome = await service.claim(request.id or 0, MOD)
+
+    assert isinstance(outcome, Expired)
+    assert (await stored(session_factory, request.id)).status == RollbackStatus.EXPIRED
+    again = await service.claim(request.id or 0, MOD)
+    assert isinstance(again, NotPending)
+    assert wiki.rollback_calls == []
+
+
+async def test_sweep_expires_only_overdue_prompts(session_factory: Sessions) -> None:
+    clock = Clock()
+    service = make_service(session_factory, FakeWiki(), clock)
+    old = await ready(service)
+    clock.advance(100)
+    young = await ready(service)
+    clock.advance(30)
+
+    expired = await service.expire_due()
+
+    assert [r.id for r in expired] == [old.id]
+    assert (await stored(session_factory, old.id)).status == RollbackStatus.EXPIRED
+    assert (await stored(session_factory, young.id)).status == RollbackStatus.PENDING
+    assert await service.expire_due() == []
+
+
+# ---- start-up reconciliation -----------------------------------------------------------------
+
+
+async def test_reconcile_settles_rows_a_crash_left_running(session_factory: Sessions) -> None:
+    clock = Clock()
+    applied = RollbackResult(title="Main Page", pageid=7, summary="s", revid=50, old_revid=12,
+                             last_revid=10)
+    wiki = FakeWiki(found=[applied, None, WikiTransportError("down", ambiguous=False)])
+    service = make_service(session_factory, wiki, clock)
+    done, not_done, unknown = [await ready(service) for _ in range(3)]
+    for request in (done, not_done, unknown):
+        assert isinstance(await service.claim(request.id or 0, MOD), Claimed)
+    stale_prompt = await ready(service)
+    clock.advance(500)
+
+    settled = await service.reconcile()
+
+    assert {r.id for r in settled} == {done.id, not_done.id, stale_prompt.id}
+    row = await stored(session_factory, done.id)
+    assert (row.status, row.revid) == (RollbackStatus.SUCCEEDED, 50)
+    row = await stored(session_factory, not_done.id)
+    assert (row.status, row.error_code) == (RollbackStatus.FAILED, "interrupted")
+    # The wiki could not be asked: the row stays running for the next start to settle.
+    assert (await stored(session_factory, unknown.id)).status == RollbackStatus.RUNNING
+    assert (await stored(session_factory, stale_prompt.id)).status == RollbackStatus.EXPIRED
+    assert all(call[2] == clock.now - timedelta(seconds=500) for call in wiki.find_calls)
