@@ -58,7 +58,7 @@ async def test_sqlite_in_memory_is_left_alone(
 def test_postgres_engine_pings_before_use() -> None:
     # Building an engine does not connect, so this needs no server.
     engine = create_engine("postgresql+asyncpg://u:p@127.0.0.1:1/db")
-    assert engine.sync_engine.pool._pre_ping  # type: ignore[attr-defined]
+    assert engine.sync_engine.pool._pre_ping
 
 
 @pytest.mark.parametrize(
