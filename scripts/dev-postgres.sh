@@ -22,7 +22,7 @@ find_version() {
     command -v pg_ctlcluster >/dev/null 2>&1 \
         || die "PostgreSQL is not installed (no pg_ctlcluster); run: apt-get install -y postgresql"
     local v
-    v=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -n 1)
+    v=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -n | tail -n 1)
     [[ -n "$v" ]] || die "PostgreSQL is not installed (/usr/lib/postgresql is empty); run: apt-get install -y postgresql"
     echo "$v"
 }
@@ -33,8 +33,8 @@ as_postgres() {
 }
 
 psql_admin() {
-    # Unix-socket peer auth as the postgres superuser; quiet, fail on the first error.
-    as_postgres psql -p "$PG_PORT" -X -q -v ON_ERROR_STOP=1 -At "$@"
+    # Unix-socket peer auth as the postgres superuser; quiet, fail on the first error. SQL on stdin.
+    as_postgres psql -p "$PG_PORT" -X -q -v ON_ERROR_STOP=1 -At
 }
 
 cmd_up() {
@@ -48,8 +48,8 @@ cmd_up() {
         pg_ctlcluster "$v" main start
     fi
     # Wait for it to accept connections (start is usually synchronous, but be safe).
-    local i
-    for i in $(seq 1 50); do
+    local _
+    for _ in $(seq 1 50); do
         as_postgres pg_isready -q -h "$PG_HOST" -p "$PG_PORT" && break
         sleep 0.2
     done
