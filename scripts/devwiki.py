@@ -144,8 +144,9 @@ NOROLLBACK_LOGIN = BotLogin(
     _bot_password("rollbotnorollback"),
     tuple(g for g in _ROLLBOT_GRANTS if g != "rollback"),
 )
-# Without `highvolume` the session lacks `markbotedits` and `bot`: MediaWiki then silently
-# ignores markbot=1 (RollbackPage::markAsBot) -- the rollback succeeds but is not bot-flagged.
+# markbot=1 needs the `markbotedits` or the `bot` right (RollbackPage::markAsBot); Rollbot has
+# `bot` through its group, but the `highvolume` grant is what carries both into a BotPassword
+# session. Without it MediaWiki silently ignores markbot=1: the rollback succeeds, unflagged.
 NOBOT_LOGIN = BotLogin(
     "Rollbot@nobot",
     _bot_password("rollbotnobot"),
@@ -285,7 +286,7 @@ def _run_php(
     return result.stdout
 
 
-def _group_alive(pgid: int) -> bool:
+def process_group_alive(pgid: int) -> bool:
     """Whether any non-zombie process is left in process group ``pgid`` (Linux /proc)."""
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -309,7 +310,7 @@ def _stop_group(pgid: int, proc: subprocess.Popen[bytes] | None, port: int) -> N
             if proc is not None and proc.poll() is None:
                 time.sleep(0.02)
                 continue
-            if not _group_alive(pgid):
+            if not process_group_alive(pgid):
                 break
             time.sleep(0.02)
         else:
@@ -545,7 +546,7 @@ class RunningWiki:
     def running(self) -> bool:
         if self._proc is not None:
             return self._proc.poll() is None
-        return self.pid is not None and _group_alive(self.pid)
+        return self.pid is not None and process_group_alive(self.pid)
 
     def start(self, *, pick_port_on_conflict: bool = False) -> None:
         """Serve ``path`` (again). Picks another free port if asked and the port was taken."""
