@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from alembic.command import upgrade
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
@@ -21,8 +22,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
-
-from alembic import command
 
 log = logging.getLogger(__name__)
 
@@ -126,4 +125,4 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
 
 
 def _upgrade_to_head(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+    upgrade(alembic_config(connection), "head")
