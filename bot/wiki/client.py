@@ -454,11 +454,12 @@ class WikiClient:
         """Find a rollback of `user`'s edits made by this bot's account at or after `since`.
 
         Looks for the bot's newest `mw-rollback`-tagged revision whose parent is by `user`, then
-        for the revision it restored (the newest older one not by `user`). Used after an
-        ambiguous failure and to reconcile rollbacks interrupted by a crash.
+        for the revision it restored (the newest older one not by `user`). `since` is UTC; a
+        naive value is taken as UTC. Used after an ambiguous failure and to reconcile
+        rollbacks interrupted by a crash.
         """
         if since.tzinfo is None:
-            raise ValueError("since must be timezone-aware (UTC)")
+            since = since.replace(tzinfo=UTC)  # SQLite hands back naive datetimes; ours are UTC
         title = normalize_title(title)
         target = normalize_username(user)
         bot_account = self.account_name

@@ -26,7 +26,9 @@ def query(request: httpx.Request) -> dict[str, str]:
     return dict(request.url.params)
 
 
-def api_error(code: str, text: str, *, headers: dict[str, str] | None = None, **extra: Any) -> httpx.Response:
+def api_error(
+    code: str, text: str, *, headers: dict[str, str] | None = None, **extra: Any
+) -> httpx.Response:
     """An API error as MediaWiki sends it with errorformat=plaintext: HTTP 200 + header."""
     error: dict[str, Any] = {"code": code, "text": text, "module": "main"}
     error.update(extra)
@@ -113,9 +115,7 @@ def history(
         "query": {"pages": [{"pageid": pageid, "ns": 0, "title": title, "revisions": revisions}]}
     }
     if normalized_from is not None:
-        body["query"]["normalized"] = [
-            {"fromencoded": False, "from": normalized_from, "to": title}
-        ]
+        body["query"]["normalized"] = [{"fromencoded": False, "from": normalized_from, "to": title}]
     if rvcontinue is None:
         body["batchcomplete"] = True
     else:
@@ -126,7 +126,10 @@ def history(
 def missing_page(title: str) -> httpx.Response:
     return httpx.Response(
         200,
-        json={"batchcomplete": True, "query": {"pages": [{"ns": 0, "title": title, "missing": True}]}},
+        json={
+            "batchcomplete": True,
+            "query": {"pages": [{"ns": 0, "title": title, "missing": True}]},
+        },
     )
 
 
@@ -148,12 +151,8 @@ class Wiki:
         self.login_token.side_effect = lambda request: login_token_response()
         self.login = mock.post(API, data__contains={"action": "login"})
         self.login.side_effect = lambda request: login_success()
-        self.rollback_token = mock.get(
-            API, params__contains={"meta": "tokens", "type": "rollback"}
-        )
+        self.rollback_token = mock.get(API, params__contains={"meta": "tokens", "type": "rollback"})
         self.rollback_token.side_effect = lambda request: rollback_token_response()
         self.rollback = mock.post(API, data__contains={"action": "rollback"})
         self.history = mock.get(API, params__contains={"prop": "revisions"})
         self.messages = mock.get(API, params__contains={"meta": "allmessages"})
-
-

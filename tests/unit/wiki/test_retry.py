@@ -16,7 +16,9 @@ POLICY = RetryPolicy(random=lambda: 0.5)
 
 
 def maxlag(retry_after: float | None = None, lag: float | None = None) -> MaxLagError:
-    return MaxLagError("maxlag", "Waiting for db1: 7 seconds lagged.", retry_after=retry_after, lag=lag)
+    return MaxLagError(
+        "maxlag", "Waiting for db1: 7 seconds lagged.", retry_after=retry_after, lag=lag
+    )
 
 
 def transport(status: int | None, retry_after: float | None = None) -> WikiTransportError:

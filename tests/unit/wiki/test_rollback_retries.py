@@ -1,0 +1,271 @@
+"""Retries: maxlag, ratelimited, 429/5xx on reads, and never a blind re-POST of a rollback."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import respx
+
+from bot.wiki.client import WikiClient
+from bot.wiki.errors import MaxLagError, RateLimitedError, WikiTransportError
+from tests.unit.wiki.payloads import (
+    Sleeps,
+    Wiki,
+    api_error,
+    history,
+    rev,
+    rollback_success,
+)
+
+
+def ago(seconds: float) -> str:
+    """A wiki timestamp `seconds` before now (the rollback under test starts "now")."""
+    moment = datetime.now(UTC) - timedelta(seconds=seconds)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def maxlag(retry_after: str) -> httpx.Response:
+    return api_error(
+        "maxlag",
+        "Waiting for 10.64.16.8: 7 seconds lagged.",
+        headers={"Retry-After": retry_after, "X-Database-Lag": "7"},
+        data={"host": "10.64.16.8", "lag": 7, "type": "db"},
+    )
+
+
+def ratelimited() -> httpx.Response:
+    return api_error(
+        "ratelimited",
+        "As an anti-abuse measure, you are limited from performing this action too many times.",
+    )
+
+
+def vandal_on_top() -> httpx.Response:
+    return history(
+        [
+            rev(1003, "Vandal", ago(120)),
+            rev(1002, "Vandal", ago(180)),
+            rev(1001, "Alice", ago(86400)),
+        ]
+    )
+
+
+def rolled_back_by_bot() -> httpx.Response:
+    return history(
+        [
+            rev(1004, "RollBot", ago(1), tags=["mw-rollback"], comment="rv vandalism", size=300),
+            rev(1003, "Vandal", ago(120)),
+            rev(1002, "Vandal", ago(180)),
+            rev(1001, "Alice", ago(86400)),
+        ]
+    )
+
+
+async def test_maxlag_waits_retry_after_then_succeeds(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.rollback.side_effect = [maxlag("5"), rollback_success()]
+    result = await client.rollback("Sandbox", "Vandal", summary=None)
+    assert result.revid == 1004
+    assert sleeps.delays == [5.0]
+    assert wiki.rollback.call_count == 2
+
+
+async def test_maxlag_retry_after_is_capped(client: WikiClient, wiki: Wiki, sleeps: Sleeps) -> None:
+    wiki.rollback.side_effect = [maxlag("3600"), rollback_success()]
+    await client.rollback("Sandbox", "Vandal", summary=None)
+    assert sleeps.delays == [60.0]
+
+
+async def test_maxlag_gives_up_after_max_attempts(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.rollback.side_effect = [maxlag("5")] * 4
+    with pytest.raises(MaxLagError):
+        await client.rollback("Sandbox", "Vandal", summary=None)
+    assert wiki.rollback.call_count == 4
+    assert sleeps.delays == [5.0, 5.0, 5.0]
+
+
+async def test_ratelimited_backs_off_then_succeeds(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.rollback.side_effect = [ratelimited(), ratelimited(), rollback_success()]
+    await client.rollback("Sandbox", "Vandal", summary=None)
+    assert sleeps.delays == [15.0, 30.0]
+
+
+async def test_ratelimited_gives_up(client: WikiClient, wiki: Wiki, sleeps: Sleeps) -> None:
+    wiki.rollback.side_effect = [ratelimited()] * 4
+    with pytest.raises(RateLimitedError) as caught:
+        await client.rollback("Sandbox", "Vandal", summary=None)
+    assert caught.value.code == "ratelimited"
+    assert sleeps.delays == [15.0, 30.0, 60.0]
+    assert wiki.history.call_count == 0
+
+
+async def test_reads_retry_5xx_and_429_with_jitter(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.history.side_effect = [
+        httpx.Response(503, text="<html>Service Unavailable</html>"),
+        httpx.Response(502, text="Bad Gateway"),
+        httpx.Response(429, headers={"Retry-After": "3"}, text="Too Many Requests"),
+        vandal_on_top(),
+    ]
+    preview = await client.preview("Sandbox", "Vandal")
+    assert preview.edits_to_revert == 2
+    # random() is 0.5: 0.5 * 1, 0.5 * 2, then the server's Retry-After.
+    assert sleeps.delays == [0.5, 1.0, 3.0]
+    assert wiki.history.call_count == 4
+
+
+async def test_reads_give_up_after_max_attempts(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.history.side_effect = [httpx.Response(500)] * 4
+    with pytest.raises(WikiTransportError) as caught:
+        await client.preview("Sandbox", "Vandal")
+    assert caught.value.status_code == 500
+    assert len(sleeps.delays) == 3
+
+
+async def test_read_timeout_on_a_read_is_retried(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.history.side_effect = [httpx.ReadTimeout("timed out"), vandal_on_top()]
+    preview = await client.preview("Sandbox", "Vandal")
+    assert preview.edits_to_revert == 2
+    assert len(sleeps.delays) == 1
+
+
+async def test_non_json_body_is_a_transport_error(client: WikiClient, wiki: Wiki) -> None:
+    wiki.history.side_effect = [
+        httpx.Response(200, text="<!DOCTYPE html><title>Wiki error</title>"),
+    ]
+    with pytest.raises(WikiTransportError) as caught:
+        await client.preview("Sandbox", "Vandal")
+    assert caught.value.ambiguous is True
+    assert caught.value.status_code == 200
+    assert wiki.history.call_count == 1
+
+
+async def test_connect_error_on_rollback_is_resent_without_history_check(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.rollback.side_effect = [httpx.ConnectError("connection refused"), rollback_success()]
+    result = await client.rollback("Sandbox", "Vandal", summary=None)
+    assert result.revid == 1004
+    assert wiki.rollback.call_count == 2
+    assert wiki.history.call_count == 0  # nothing reached the wiki, so no need to look
+    assert sleeps.delays == [0.5]
+
+
+async def test_connect_timeout_is_not_ambiguous(client: WikiClient, wiki: Wiki) -> None:
+    wiki.rollback.side_effect = [httpx.ConnectTimeout("connect timed out")] * 4
+    with pytest.raises(WikiTransportError) as caught:
+        await client.rollback("Sandbox", "Vandal", summary=None)
+    assert caught.value.ambiguous is False
+    assert wiki.rollback.call_count == 4
+    assert wiki.history.call_count == 0
+
+
+async def test_read_timeout_then_history_shows_rollback_applied(
+    client: WikiClient, wiki: Wiki
+) -> None:
+    wiki.rollback.side_effect = [httpx.ReadTimeout("timed out")]
+    wiki.history.side_effect = [rolled_back_by_bot(), rolled_back_by_bot()]
+    result = await client.rollback("Sandbox", "Vandal", summary="rv vandalism")
+    assert wiki.rollback.call_count == 1  # never re-POSTed
+    assert (result.revid, result.old_revid, result.last_revid) == (1004, 1003, 1001)
+    assert result.summary == "rv vandalism"
+    assert result.pageid == 77
+
+
+async def test_read_timeout_then_history_shows_not_applied_retries_once(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps
+) -> None:
+    wiki.rollback.side_effect = [httpx.ReadTimeout("timed out"), rollback_success()]
+    wiki.history.side_effect = [vandal_on_top()]
+    result = await client.rollback("Sandbox", "Vandal", summary=None)
+    assert result.revid == 1004
+    assert wiki.rollback.call_count == 2
+    assert wiki.history.call_count == 1
+    assert sleeps.delays == [0.5]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        httpx.Response(504, text="Gateway Timeout"),
+        httpx.Response(200, text="<html>PHP fatal error</html>"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+    ],
+    ids=["5xx", "garbled-body", "reset"],
+)
+async def test_other_ambiguous_failures_are_checked_not_resent(
+    client: WikiClient, wiki: Wiki, failure: httpx.Response | Exception
+) -> None:
+    wiki.rollback.side_effect = [failure]
+    wiki.history.side_effect = [rolled_back_by_bot(), rolled_back_by_bot()]
+    result = await client.rollback("Sandbox", "Vandal", summary=None)
+    assert result.revid == 1004
+    assert wiki.rollback.call_count == 1
+
+
+async def test_ambiguous_and_someone_else_reverted_raises(client: WikiClient, wiki: Wiki) -> None:
+    someone_else = history(
+        [
+            rev(1004, "Alice", ago(1), tags=["mw-rollback"]),
+            rev(1003, "Vandal", ago(120)),
+            rev(1002, "Vandal", ago(180)),
+            rev(1001, "Alice", ago(86400)),
+        ]
+    )
+    wiki.rollback.side_effect = [httpx.ReadTimeout("timed out")]
+    wiki.history.side_effect = [someone_else, someone_else]
+    with pytest.raises(WikiTransportError) as caught:
+        await client.rollback("Sandbox", "Vandal", summary=None)
+    assert caught.value.ambiguous is True
+    assert wiki.rollback.call_count == 1
+
+
+async def test_ambiguous_and_history_unreadable_raises_the_original(
+    client: WikiClient, wiki: Wiki
+) -> None:
+    wiki.rollback.side_effect = [httpx.ReadTimeout("timed out")]
+    wiki.history.side_effect = [httpx.Response(200, text="not json")]
+    with pytest.raises(WikiTransportError) as caught:
+        await client.rollback("Sandbox", "Vandal", summary=None)
+    assert caught.value.ambiguous is True
+    assert "lost the connection" in str(caught.value)
+    assert wiki.rollback.call_count == 1
+
+
+async def test_ambiguous_retries_are_capped(client: WikiClient, wiki: Wiki, sleeps: Sleeps) -> None:
+    wiki.rollback.side_effect = [httpx.ReadTimeout("timed out")] * 4
+    wiki.history.side_effect = [vandal_on_top()] * 4
+    with pytest.raises(WikiTransportError):
+        await client.rollback("Sandbox", "Vandal", summary=None)
+    assert wiki.rollback.call_count == 4
+    assert len(sleeps.delays) == 3
+
+
+async def test_semaphore_not_held_while_sleeping(
+    client: WikiClient, wiki: Wiki, wiki_mock: respx.MockRouter
+) -> None:
+    """With max_concurrency=1, a request waiting to retry must not block other requests."""
+    other_done = asyncio.Event()
+
+    async def sleep_while_another_request_runs(_: float) -> None:
+        await client.preview("Other", "Vandal")  # would deadlock if the semaphore were held
+        other_done.set()
+
+    client._retry = type(client._retry)(sleep=sleep_while_another_request_runs, random=lambda: 0.5)
+    wiki.history.side_effect = [httpx.Response(503), vandal_on_top(), vandal_on_top()]
+    preview = await asyncio.wait_for(client.preview("Sandbox", "Vandal"), timeout=2)
+    assert other_done.is_set()
+    assert preview.edits_to_revert == 2
