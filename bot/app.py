@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 def load_settings() -> Settings:
     """Settings, or exit with one short line per problem (no traceback)."""
     try:
-        return Settings()  # type: ignore[call-arg]  # values come from the environment
+        return Settings()  # values come from the environment and .env
     except ValidationError as exc:
         lines = ["rollbot: invalid configuration (see .env.example):"]
         for error in exc.errors():

@@ -60,9 +60,9 @@ class ConfirmButton(
     ) -> ConfirmButton:
         return cls(int(match["request_id"]))
 
-    async def callback(self, interaction: discord.Interaction[RollBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            await interaction.client.prompt_handler.on_confirm(interaction, self.request_id)
+            await _handler(interaction).on_confirm(interaction, self.request_id)
         except Exception:
             log.exception("confirm of request %s failed", self.request_id)
             await send_ephemeral(interaction, INTERNAL_ERROR)
@@ -92,12 +92,18 @@ class CancelButton(
     ) -> CancelButton:
         return cls(int(match["request_id"]))
 
-    async def callback(self, interaction: discord.Interaction[RollBot]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         try:
-            await interaction.client.prompt_handler.on_cancel(interaction, self.request_id)
+            await _handler(interaction).on_cancel(interaction, self.request_id)
         except Exception:
             log.exception("cancel of request %s failed", self.request_id)
             await send_ephemeral(interaction, INTERNAL_ERROR)
+
+
+def _handler(interaction: discord.Interaction[Any]) -> PromptHandler:
+    # DynamicItem callbacks are typed for any client; ours is always a RollBot.
+    client: RollBot = interaction.client
+    return client.prompt_handler
 
 
 def prompt_view(request_id: int) -> discord.ui.View:
