@@ -336,6 +336,12 @@ class WikiClient:
             if not self._logged_in:
                 await self._login_locked()
 
+    async def _read(self, params: dict[str, str]) -> JSON:
+        # Reads use the bot's session too: private wikis need it, and the bot should see the
+        # history its own account will act on.
+        await self._ensure_logged_in()
+        return await self._call("GET", params)
+
     async def _relogin(self, seen_session: int) -> None:
         async with self._login_lock:
             if self._session == seen_session:  # nobody else has logged in again meanwhile
@@ -400,7 +406,7 @@ class WikiClient:
                 "rvlimit": str(limit),
                 **cont,
             }
-            data = await self._call("GET", params)
+            data = await self._read(params)
             page = _single_page(data, title)
             yield page, [_parse_revision(raw) for raw in page.get("revisions", ())]
             more = data.get("continue")
@@ -574,8 +580,7 @@ class WikiClient:
     async def default_rollback_summary(self) -> str:
         """The wiki's raw `MediaWiki:Revertpage` text ($1 restored author, $2 reverted user)."""
         if self._revertpage is None:
-            data = await self._call(
-                "GET",
+            data = await self._read(
                 {
                     "action": "query",
                     "meta": "allmessages",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -11,7 +12,15 @@ from pydantic import SecretStr
 
 from bot.wiki.client import WikiClient
 from bot.wiki.retry import RetryPolicy
-from tests.unit.wiki.payloads import API, BOT_LOGIN, PASSWORD, USER_AGENT, Sleeps, Wiki
+from tests.unit.wiki.payloads import (
+    API,
+    BOT_LOGIN,
+    PASSWORD,
+    USER_AGENT,
+    MakeClient,
+    Sleeps,
+    Wiki,
+)
 
 
 @pytest.fixture
@@ -37,13 +46,25 @@ def wiki(wiki_mock: respx.MockRouter) -> Wiki:
 
 
 @pytest.fixture
-async def client(policy: RetryPolicy) -> AsyncIterator[WikiClient]:
+async def make_client(policy: RetryPolicy) -> AsyncIterator[MakeClient]:
+    """Build clients on one shared, injected httpx client; keyword overrides as in WikiClient."""
     async with httpx.AsyncClient() as http:
-        yield WikiClient(
-            api_url=API,
-            username=BOT_LOGIN,
-            password=SecretStr(PASSWORD),
-            user_agent=USER_AGENT,
-            http=http,
-            retry=policy,
-        )
+
+        def make(**overrides: Any) -> WikiClient:
+            options: dict[str, Any] = {
+                "api_url": API,
+                "username": BOT_LOGIN,
+                "password": SecretStr(PASSWORD),
+                "user_agent": USER_AGENT,
+                "http": http,
+                "retry": policy,
+            }
+            options.update(overrides)
+            return WikiClient(**options)
+
+        yield make
+
+
+@pytest.fixture
+def client(make_client: MakeClient) -> WikiClient:
+    return make_client()

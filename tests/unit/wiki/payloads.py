@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
 import respx
+
+from bot.wiki.client import WikiClient
 
 API = "https://wiki.example.org/w/api.php"
 BOT_LOGIN = "RollBot@rollbot"
@@ -15,6 +18,8 @@ USER_AGENT = "RollBot/1.0 (https://example.org/rollbot; ops@example.org)"
 LOGIN_TOKEN = "9ed1499d99c0c34c73faa07157b3b6075b427365+\\"
 ROLLBACK_TOKEN = "d36a517a732991d5aaafae8bd40eee4a5c7bf75a+\\"
 DOCREF = "See https://wiki.example.org/w/api.php for API usage."
+
+MakeClient = Callable[..., WikiClient]  # the `make_client` fixture
 
 
 def form(request: httpx.Request) -> dict[str, str]:

@@ -127,7 +127,7 @@ async def test_aclose_closes_only_its_own_client() -> None:
         api_url=API, username=BOT_LOGIN, password=SecretStr("x"), user_agent=USER_AGENT
     )
     await owned.aclose()
-    assert owned._http.is_closed
+    assert owned._http.is_closed  # no public handle on a client it made itself
 
 
 async def test_login_success(client: WikiClient, wiki: Wiki) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-import respx
-from pydantic import SecretStr
 
 from bot.wiki import errors
 from bot.wiki.client import WikiClient
@@ -18,7 +16,7 @@ from bot.wiki.errors import (
     error_for,
 )
 from bot.wiki.retry import RetryPolicy
-from tests.unit.wiki.payloads import API, DOCREF, Sleeps, api_error
+from tests.unit.wiki.payloads import DOCREF, MakeClient, Sleeps, Wiki, api_error
 
 EXPECTED = {
     "alreadyrolled": errors.AlreadyRolledError,
@@ -74,65 +72,53 @@ def test_login_error_and_transport_error_shapes() -> None:
 
 
 @pytest.fixture
-def no_retry_client() -> WikiClient:
+def no_retry_client(make_client: MakeClient) -> WikiClient:
     # max_attempts=1: every error surfaces as-is, so the parser alone is under test.
-    return WikiClient(
-        api_url=API,
-        username="RollBot@rollbot",
-        password=SecretStr("pw"),
-        user_agent="RollBot/1.0 (ops@example.org)",
-        retry=RetryPolicy(max_attempts=1, sleep=Sleeps()),
-    )
+    return make_client(retry=RetryPolicy(max_attempts=1, sleep=Sleeps()))
 
 
 @pytest.mark.parametrize(("code", "cls"), sorted(EXPECTED.items()))
 async def test_wire_error_becomes_its_class(
-    code: str, cls: type[WikiAPIError], no_retry_client: WikiClient
+    code: str, cls: type[WikiAPIError], no_retry_client: WikiClient, wiki: Wiki
 ) -> None:
-    with respx.mock:
-        respx.get(API).mock(return_value=api_error(code, f"Text for {code}."))
-        with pytest.raises(cls) as caught:
-            await no_retry_client.default_rollback_summary()
+    wiki.messages.side_effect = [api_error(code, f"Text for {code}.")]
+    with pytest.raises(cls) as caught:
+        await no_retry_client.default_rollback_summary()
     assert type(caught.value) is cls
     assert caught.value.code == code
     assert caught.value.info == f"Text for {code}."
-    await no_retry_client.aclose()
 
 
-async def test_unknown_wire_code_is_base_class(no_retry_client: WikiClient) -> None:
-    with respx.mock:
-        respx.get(API).mock(return_value=api_error("abusefilter-disallowed", "Disallowed."))
-        with pytest.raises(WikiAPIError) as caught:
-            await no_retry_client.default_rollback_summary()
+async def test_unknown_wire_code_is_base_class(no_retry_client: WikiClient, wiki: Wiki) -> None:
+    wiki.messages.side_effect = [api_error("abusefilter-disallowed", "Disallowed.")]
+    with pytest.raises(WikiAPIError) as caught:
+        await no_retry_client.default_rollback_summary()
     assert type(caught.value) is WikiAPIError
     assert caught.value.code == "abusefilter-disallowed"
-    await no_retry_client.aclose()
 
 
-async def test_legacy_error_shape_is_understood(no_retry_client: WikiClient) -> None:
+async def test_legacy_error_shape_is_understood(no_retry_client: WikiClient, wiki: Wiki) -> None:
     legacy = httpx.Response(
         200,
         headers={"MediaWiki-API-Error": "readonly"},
         json={"error": {"code": "readonly", "info": "The wiki is in read-only mode.", "*": DOCREF}},
     )
-    with respx.mock:
-        respx.get(API).mock(return_value=legacy)
-        with pytest.raises(errors.ReadOnlyError) as caught:
-            await no_retry_client.default_rollback_summary()
+    wiki.messages.side_effect = [legacy]
+    with pytest.raises(errors.ReadOnlyError) as caught:
+        await no_retry_client.default_rollback_summary()
     assert caught.value.info == "The wiki is in read-only mode."
-    await no_retry_client.aclose()
 
 
-async def test_maxlag_error_carries_retry_after_and_lag(no_retry_client: WikiClient) -> None:
+async def test_maxlag_error_carries_retry_after_and_lag(
+    no_retry_client: WikiClient, wiki: Wiki
+) -> None:
     response = api_error(
         "maxlag",
         "Waiting for 10.64.16.8: 7 seconds lagged.",
         headers={"Retry-After": "5", "X-Database-Lag": "7"},
         data={"host": "10.64.16.8", "lag": 7, "type": "db"},
     )
-    with respx.mock:
-        respx.get(API).mock(return_value=response)
-        with pytest.raises(errors.MaxLagError) as caught:
-            await no_retry_client.default_rollback_summary()
+    wiki.messages.side_effect = [response]
+    with pytest.raises(errors.MaxLagError) as caught:
+        await no_retry_client.default_rollback_summary()
     assert (caught.value.retry_after, caught.value.lag) == (5.0, 7.0)
-    await no_retry_client.aclose()

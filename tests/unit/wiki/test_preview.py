@@ -8,7 +8,7 @@ import pytest
 from bot.wiki.client import WikiClient
 from bot.wiki.errors import InvalidTitleError
 from bot.wiki.results import PreviewProblem
-from tests.unit.wiki.payloads import Wiki, history, missing_page, query, rev
+from tests.unit.wiki.payloads import MakeClient, Wiki, history, missing_page, query, rev
 
 
 async def test_consecutive_edits_by_user(client: WikiClient, wiki: Wiki) -> None:
@@ -45,6 +45,9 @@ async def test_consecutive_edits_by_user(client: WikiClient, wiki: Wiki) -> None
     assert sent["rvprop"] == "ids|timestamp|user|size|comment|tags"
     assert "rvdir" not in sent or sent["rvdir"] == "older"  # newest first
     assert sent["formatversion"] == "2"
+    # Reads go through the bot's session, logged in first.
+    assert wiki.login.call_count == 1
+    assert "wikiSession=abc123" in wiki.history.calls.last.request.headers["Cookie"]
 
 
 async def test_ip_editor_matched_in_canonical_form(client: WikiClient, wiki: Wiki) -> None:
@@ -200,8 +203,8 @@ async def test_paging_with_rvcontinue(client: WikiClient, wiki: Wiki) -> None:
     assert second["continue"] == "||"
 
 
-async def test_capped(client: WikiClient, wiki: Wiki) -> None:
-    client._max_preview_edits = 3  # a small cap keeps the payload readable
+async def test_capped(make_client: MakeClient, wiki: Wiki) -> None:
+    client = make_client(max_preview_edits=3)  # a small cap keeps the payload readable
     wiki.history.side_effect = [
         history(
             [rev(n, "Vandal", f"2024-05-01T10:0{n}:00Z") for n in range(9, 5, -1)],
@@ -217,8 +220,10 @@ async def test_capped(client: WikiClient, wiki: Wiki) -> None:
     assert wiki.history.call_count == 1
 
 
-async def test_exactly_cap_then_other_user_is_not_capped(client: WikiClient, wiki: Wiki) -> None:
-    client._max_preview_edits = 2
+async def test_exactly_cap_then_other_user_is_not_capped(
+    make_client: MakeClient, wiki: Wiki
+) -> None:
+    client = make_client(max_preview_edits=2)
     wiki.history.side_effect = [
         history(
             [

@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import respx
 
 from bot.wiki.client import WikiClient
 from bot.wiki.errors import MaxLagError, RateLimitedError, WikiTransportError
+from bot.wiki.retry import RetryPolicy
 from tests.unit.wiki.payloads import (
+    MakeClient,
     Sleeps,
     Wiki,
     api_error,
@@ -254,9 +255,7 @@ async def test_ambiguous_retries_are_capped(client: WikiClient, wiki: Wiki, slee
     assert len(sleeps.delays) == 3
 
 
-async def test_semaphore_not_held_while_sleeping(
-    client: WikiClient, wiki: Wiki, wiki_mock: respx.MockRouter
-) -> None:
+async def test_semaphore_not_held_while_sleeping(make_client: MakeClient, wiki: Wiki) -> None:
     """With max_concurrency=1, a request waiting to retry must not block other requests."""
     other_done = asyncio.Event()
 
@@ -264,7 +263,10 @@ async def test_semaphore_not_held_while_sleeping(
         await client.preview("Other", "Vandal")  # would deadlock if the semaphore were held
         other_done.set()
 
-    client._retry = type(client._retry)(sleep=sleep_while_another_request_runs, random=lambda: 0.5)
+    client = make_client(
+        max_concurrency=1,
+        retry=RetryPolicy(sleep=sleep_while_another_request_runs, random=lambda: 0.5),
+    )
     wiki.history.side_effect = [httpx.Response(503), vandal_on_top(), vandal_on_top()]
     preview = await asyncio.wait_for(client.preview("Sandbox", "Vandal"), timeout=2)
     assert other_done.is_set()
