@@ -88,10 +88,7 @@ def test_empty_user_agent_rejected() -> None:
         WikiClient(api_url=API, username=BOT_LOGIN, password=SecretStr("x"), user_agent="  ")
 
 
-def test_urls_and_account_name() -> None:
-    client = WikiClient(
-        api_url=API, username=BOT_LOGIN, password=SecretStr("x"), user_agent=USER_AGENT
-    )
+def test_urls_and_account_name(client: WikiClient) -> None:
     assert client.account_name == "RollBot"
     assert client.index_url == "https://wiki.example.org/w/index.php"
     assert (
