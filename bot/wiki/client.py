@@ -187,6 +187,11 @@ class WikiClient:
     # -- URLs -------------------------------------------------------------------------------
 
     @property
+    def api_url(self) -> str:
+        """The wiki's api.php URL (recorded on every audit row)."""
+        return self._api_url
+
+    @property
     def account_name(self) -> str:
         """The wiki account the bot edits as (the BotPassword login name before `@`)."""
         name = self._username.partition("@")[0]
