@@ -300,25 +300,34 @@ def process_group_alive(pgid: int) -> bool:
     return False
 
 
+def is_dev_wiki_server(pid: int, port: int) -> bool:
+    """Whether ``pid`` is (still) a ``php -S 127.0.0.1:port`` -- guards against reused pids."""
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"-S" in argv and f"{HOST}:{port}".encode() in argv
+
+
+def _wait_gone(pgid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # poll() reaps our own child; workers are reaped by it or, once it is gone, by init.
+        if (proc is None or proc.poll() is not None) and not process_group_alive(pgid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def _stop_group(pgid: int, proc: subprocess.Popen[bytes] | None, port: int) -> None:
     """TERM the server's process group, KILL it if it lingers, reap it, wait for the port."""
-    for sig, grace in ((signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, STOP_TIMEOUT)):
+    for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, sig)
-        deadline = time.monotonic() + grace
-        while time.monotonic() < deadline:
-            if proc is not None and proc.poll() is None:
-                time.sleep(0.02)
-                continue
-            if not process_group_alive(pgid):
-                break
-            time.sleep(0.02)
-        else:
-            continue
-        break
-    if proc is not None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_TIMEOUT)
+        if _wait_gone(pgid, proc, STOP_TIMEOUT):
+            break
+    else:
+        raise DevWikiError(f"php -S (process group {pgid}) survived SIGKILL")
     deadline = time.monotonic() + STOP_TIMEOUT
     while port_accepts(port):
         if time.monotonic() > deadline:
@@ -546,7 +555,7 @@ class RunningWiki:
     def running(self) -> bool:
         if self._proc is not None:
             return self._proc.poll() is None
-        return self.pid is not None and process_group_alive(self.pid)
+        return self.pid is not None and is_dev_wiki_server(self.pid, self.port)
 
     def start(self, *, pick_port_on_conflict: bool = False) -> None:
         """Serve ``path`` (again). Picks another free port if asked and the port was taken."""
@@ -631,7 +640,11 @@ class RunningWiki:
         The wiki's data stays; :meth:`start` serves it again. Idempotent.
         """
         self.close_clients()
-        if self.pid is not None:
+        # An attached wiki (CLI) whose server is gone: its pid may belong to someone else now.
+        ours = self._proc is not None or (
+            self.pid is not None and is_dev_wiki_server(self.pid, self.port)
+        )
+        if self.pid is not None and ours:
             _stop_group(self.pid, self._proc, self.port)
         self._proc = None
         self.pid = None
