@@ -55,8 +55,13 @@ async def measure(url: str, rows: int) -> tuple[float, float, float]:
             assert row.id is not None
             async with sessions() as session, session.begin():
                 await audit.transition(
-                    session, row.id, from_statuses=[RollbackStatus.PENDING],
-                    to=RollbackStatus.SUCCEEDED, revid=i, old_revid=i, last_revid=i,
+                    session,
+                    row.id,
+                    from_statuses=[RollbackStatus.PENDING],
+                    to=RollbackStatus.SUCCEEDED,
+                    revid=i,
+                    old_revid=i,
+                    last_revid=i,
                 )
             latencies.append(time.perf_counter() - t0)
         elapsed = time.perf_counter() - start
@@ -69,8 +74,9 @@ async def measure(url: str, rows: int) -> tuple[float, float, float]:
 
 async def scratch_postgres(base_url: str) -> tuple[str, str]:
     name = f"rollbot_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_async_engine(make_url(base_url), isolation_level="AUTOCOMMIT",
-                                poolclass=NullPool)
+    admin = create_async_engine(
+        make_url(base_url), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
     async with admin.connect() as connection:
         await connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     await admin.dispose()
@@ -78,8 +84,9 @@ async def scratch_postgres(base_url: str) -> tuple[str, str]:
 
 
 async def drop_postgres(base_url: str, name: str) -> None:
-    admin = create_async_engine(make_url(base_url), isolation_level="AUTOCOMMIT",
-                                poolclass=NullPool)
+    admin = create_async_engine(
+        make_url(base_url), isolation_level="AUTOCOMMIT", poolclass=NullPool
+    )
     async with admin.connect() as connection:
         await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     await admin.dispose()
@@ -88,7 +95,9 @@ async def drop_postgres(base_url: str, name: str) -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--postgres", help="postgresql+asyncpg:// URL (scripts/dev-postgres.sh url)")
+    parser.add_argument(
+        "--postgres", help="postgresql+asyncpg:// URL (scripts/dev-postgres.sh url)"
+    )
     args = parser.parse_args()
 
     results: list[tuple[str, tuple[float, float, float]]] = []
