@@ -6,7 +6,8 @@
 #   scripts/dev-wiki.sh vandalise TITLE [--edits N]  a page with N Vandal edits to roll back
 #   scripts/dev-wiki.sh ratelimit N|off              rollback rate limit per user (per 60 s)
 #
-# Needs: apt-get install mediawiki php8.2-cli php-sqlite3 php-intl php-mbstring php-xml
+# Needs: apt-get install --no-install-recommends mediawiki php8.2-cli php8.2-cgi php-sqlite3 \
+#          php-intl php-mbstring php-xml micro-httpd     (micro-httpd, php8.2-cgi: no apache2)
 # Details and the Python API used by tests/integration: scripts/devwiki.py
 set -euo pipefail
 cd "$(dirname "$0")/.."

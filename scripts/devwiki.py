@@ -61,14 +61,17 @@ DEFAULT_RATE_LIMIT_SECONDS = 60
 STARTUP_TIMEOUT = 20.0
 STOP_TIMEOUT = 5.0
 
-# Debian packages a dev wiki needs; `.ci/run` installs the same list.
+# Debian packages a dev wiki needs; `.ci/run` installs the same list. micro-httpd and
+# php8.2-cgi satisfy mediawiki's `apache2 | httpd` and php's SAPI dependencies without apache2.
 DEBIAN_PACKAGES = (
     "mediawiki",
     "php8.2-cli",
+    "php8.2-cgi",
     "php-sqlite3",
     "php-intl",
     "php-mbstring",
     "php-xml",
+    "micro-httpd",
 )
 
 
@@ -221,13 +224,13 @@ def missing_requirements(mediawiki_dir: Path = MEDIAWIKI_DIR) -> str | None:
         return (
             f"MediaWiki not found at {mediawiki_dir}; apt-get install {' '.join(DEBIAN_PACKAGES)}"
         )
-    probe = subprocess.run(
-        [PHP, "-r", "exit(extension_loaded('pdo_sqlite') && extension_loaded('intl') ? 0 : 1);"],
-        capture_output=True,
-        check=False,
-    )
+    extensions = ("pdo_sqlite", "intl", "mbstring", "dom", "xml")
+    check = " && ".join(f"extension_loaded('{name}')" for name in extensions)
+    probe = subprocess.run([PHP, "-r", f"exit({check} ? 0 : 1);"], capture_output=True, check=False)
     if probe.returncode != 0:
-        return "PHP lacks pdo_sqlite or intl; apt-get install php-sqlite3 php-intl"
+        return (
+            f"PHP lacks one of {', '.join(extensions)}; apt-get install {' '.join(DEBIAN_PACKAGES)}"
+        )
     return None
 
 
