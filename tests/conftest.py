@@ -14,6 +14,7 @@ Without it the postgres cases skip, unless ROLLBOT_REQUIRE_INTEGRATION=1 (CI), w
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -65,11 +67,24 @@ async def scratch_postgres_database(base_url: str) -> AsyncIterator[str]:
         try:
             yield base.set(database=name).render_as_string(hide_password=False)
         finally:
-            async with admin.connect() as connection:
-                # FORCE: an engine a test forgot to dispose must not leak the database.
-                await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await _drop_database(admin, name)
     finally:
         await admin.dispose()
+
+
+async def _drop_database(admin: AsyncEngine, name: str) -> None:
+    """DROP … WITH (FORCE), retried: FORCE cannot end an autovacuum worker (a superuser backend)
+    that happens to be visiting the fresh database, so wait for it to leave instead."""
+    for attempt in range(50):
+        try:
+            async with admin.connect() as connection:
+                await connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except DBAPIError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1)
+        else:
+            return
 
 
 @pytest.fixture(
