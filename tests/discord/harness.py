@@ -52,6 +52,7 @@ from bot.discord_bot import RollBot
 from bot.exts.rollback import RollbackCog
 from bot.services.authz import StaticRolePolicy
 from bot.services.rollback import RollbackService
+from bot.ui.confirm import prompt_view
 from tests.unit.services.fakes import Clock, FakeWiki
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -288,6 +289,13 @@ class SentRequest:
     wiki_calls: int  # how many calls FakeWiki had received when this request was sent
     token: str | None = None  # the interaction token, for interaction callbacks and webhooks
     status: int = 200  # what FakeDiscord answered
+    response: Any = None  # and the body it answered with
+
+    @property
+    def created_id(self) -> int:
+        """The id of the message this request created or edited."""
+        assert isinstance(self.response, dict), self.response
+        return int(self.response["id"])
 
     @property
     def is_callback(self) -> bool:
@@ -492,6 +500,12 @@ class FakeDiscord:
     ) -> None:
         self.failures.append(Failure(method, path, status, code, message, times))
 
+    def add_message(
+        self, fields: Mapping[str, Any], *, channel_id: int = CHANNEL_ID, flags: int = 0
+    ) -> JSON:
+        """A message Discord already has (e.g. a prompt an earlier bot process sent)."""
+        return self.message(int(self._new_message(channel_id, fields, flags=flags)["id"]))
+
     def add_channel(self, payload: JSON) -> None:
         self.channels[int(payload["id"])] = payload
 
@@ -563,14 +577,13 @@ class FakeDiscord:
                     failure.times -= 1
                 sent.token = self._token_of(path)
                 sent.status = failure.status
-                return FakeResponse(
-                    failure.status, {"message": failure.message, "code": failure.code}
-                )
+                sent.response = {"message": failure.message, "code": failure.code}
+                return FakeResponse(failure.status, sent.response)
         for route_method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if route_method == method and match:
                 status, answer = handler(sent, match)
-                sent.status = status
+                sent.status, sent.response = status, answer
                 return FakeResponse(status, answer)
         sent.status = 404
         self.unexpected.append(sent)
@@ -780,6 +793,23 @@ class Dispatched:
         return self.discord.message(self.original_message_id)
 
 
+@dataclass
+class Prompt:
+    """An open Confirm / Cancel prompt: the /rollback run, its request id and its message."""
+
+    run: Dispatched
+    request_id: int
+    message: JSON  # as the moderator sees it right after the preview
+
+    @property
+    def confirm_id(self) -> str:
+        return confirm_id(self.request_id)
+
+    @property
+    def cancel_id(self) -> str:
+        return cancel_id(self.request_id)
+
+
 class _LibraryErrors(logging.Handler):
     """Collects ERROR records of discord.py itself ("Ignoring exception in ...")."""
 
@@ -835,12 +865,15 @@ class DiscordHarness:
         rollback_roles: Iterable[int] = (MOD_ROLE_ID,),
         confirm_timeout: timedelta = CONFIRM_TIMEOUT,
         connect: bool = True,
+        discord_api: FakeDiscord | None = None,
     ) -> DiscordHarness:
         """Build the service and bot, log in (runs `setup_hook`), and optionally connect.
 
         `connect=False` leaves the bot logged in but without READY / GUILD_CREATE, so no guild,
         role or channel is cached (as right after a resume, or with an uncached guild).
         `log_channel_exists=False`: Discord answers 404 Unknown Channel for the log channel.
+        `discord_api`: the FakeDiscord of an earlier harness, to simulate a restart (the new
+        process talks to the same Discord, which still has the old messages).
         """
         wiki = wiki if wiki is not None else FakeWiki()
         clock = clock if clock is not None else Clock()
@@ -851,7 +884,7 @@ class DiscordHarness:
             confirm_timeout=confirm_timeout,
             clock=clock,
         )
-        api = FakeDiscord(
+        api = discord_api or FakeDiscord(
             wiki_calls=lambda: (
                 len(wiki.preview_calls) + len(wiki.rollback_calls) + len(wiki.find_calls)
             )
@@ -1020,6 +1053,27 @@ class DiscordHarness:
         dispatched = self.send_click(person, custom_id, message=message)
         await self.settle()
         return dispatched
+
+    async def open_prompt(
+        self, person: Person = MOD, *, page: str = "Main Page", user: str = "Vandal", **options: Any
+    ) -> Prompt:
+        """Run /rollback and return the prompt it showed (fails if it showed none)."""
+        run = await self.slash(person, page=page, user=user, **options)
+        message = run.original_message
+        ids = button_custom_ids(message["components"])
+        assert ids, f"no prompt buttons: {[str(r) for r in run.requests]}"
+        request_id = int(ids[0].rsplit(":", 1)[1])
+        return Prompt(run=run, request_id=request_id, message=message)
+
+    def old_prompt_message(self, request_id: int) -> JSON:
+        """A prompt message for `request_id` as an earlier bot process would have left it."""
+        return self.discord.add_message(
+            {
+                "embeds": [{"title": "Confirm rollback", "type": "rich"}],
+                "components": prompt_view(request_id).to_components(),
+            },
+            flags=EPHEMERAL,
+        )
 
     async def settle(self, within: float | None = None) -> None:
         """Wait for every task the dispatched interactions started (and the tasks they start)."""
