@@ -9,6 +9,8 @@ import signal
 import sys
 from datetime import timedelta
 
+import aiohttp
+import discord
 from pydantic import ValidationError
 
 from bot.db.engine import create_engine, create_session_factory, redact_url, upgrade_to_head
@@ -18,8 +20,13 @@ from bot.services.authz import StaticRolePolicy
 from bot.services.rollback import RollbackService
 from bot.settings import Settings
 from bot.wiki.client import WikiClient
+from bot.wiki.errors import LoginError, WikiError
 
 log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """A problem the operator must fix; printed as one line, without a traceback."""
 
 
 def load_settings() -> Settings:
@@ -45,8 +52,15 @@ def run() -> None:
             settings.wiki_password.get_secret_value(),
         ],
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(settings))
+    # rollbot never joins voice: the voice libraries' absence is not worth a warning.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(main(settings))
+    except StartupError as exc:
+        log.error("cannot start: %s", exc)  # noqa: TRY400 - an operator's problem, not a bug
+        raise SystemExit(1) from None
 
 
 async def main(settings: Settings) -> None:
@@ -62,6 +76,7 @@ async def main(settings: Settings) -> None:
             max_concurrency=settings.wiki_max_concurrency,
             timeout=settings.wiki_timeout_seconds,
         ) as wiki:
+            await _check_wiki_login(wiki)
             service = RollbackService(
                 wiki=wiki,
                 sessions=create_session_factory(engine),
@@ -79,10 +94,33 @@ async def main(settings: Settings) -> None:
             )
             async with bot:
                 _close_on_signals(bot)
-                await bot.start(settings.discord_token.get_secret_value())
+                try:
+                    await bot.start(settings.discord_token.get_secret_value())
+                except discord.LoginFailure:
+                    raise StartupError(
+                        "Discord rejected DISCORD_TOKEN (reset it in the developer portal)"
+                    ) from None
+                except discord.PrivilegedIntentsRequired:
+                    raise StartupError("Discord refused the requested intents") from None
+                except (aiohttp.ClientError, OSError) as exc:
+                    raise StartupError(f"cannot reach Discord: {exc}") from None
     finally:
         await engine.dispose()
         log.info("rollbot stopped")
+
+
+async def _check_wiki_login(wiki: WikiClient) -> None:
+    """Wrong wiki credentials stop the bot now; a wiki that is merely down does not."""
+    try:
+        await wiki.login()
+    except LoginError as exc:
+        raise StartupError(
+            f"the wiki refused WIKI_USERNAME/WIKI_PASSWORD ({exc.code}): {exc.info}"
+        ) from None
+    except WikiError as exc:
+        log.warning("wiki not reachable at start (%s); will retry on first use", exc)
+    else:
+        log.info("logged in to %s as %s", wiki.api_url, wiki.account_name)
 
 
 def _close_on_signals(bot: RollBot) -> None:
