@@ -500,6 +500,10 @@ class FakeDiscord:
     ) -> None:
         self.failures.append(Failure(method, path, status, code, message, times))
 
+    def snowflake(self) -> int:
+        """A new id, unique across everything this Discord has seen (messages, interactions)."""
+        return next(self._ids)
+
     def add_message(
         self, fields: Mapping[str, Any], *, channel_id: int = CHANNEL_ID, flags: int = 0
     ) -> JSON:
@@ -848,7 +852,6 @@ class DiscordHarness:
         self.expected_unanswered: set[str] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._baseline: set[asyncio.Task[Any]] = set()
-        self._ids = itertools.count(1_400_000_000_000_000_000)
         self._library_errors = _LibraryErrors()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -966,7 +969,7 @@ class DiscordHarness:
     # -- interaction payloads ------------------------------------------------------------------
 
     def _interaction_payload(self, person: Person, kind: int) -> JSON:
-        interaction_id = next(self._ids)
+        interaction_id = self.discord.snowflake()
         channel = self.discord.channels[CHANNEL_ID]
         return {
             "id": str(interaction_id),
