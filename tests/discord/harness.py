@@ -78,7 +78,7 @@ DEFERRED_UPDATE_MESSAGE = 6
 UPDATE_MESSAGE = 7
 EPHEMERAL = 64  # message flag
 LOADING = 128  # message flag of a "thinking" deferred response
-NO_MENTIONS_PAYLOAD = {"parse": []}
+NO_MENTIONS_PAYLOAD: JSON = {"parse": []}
 
 _TIMESTAMP = "2026-11-20T12:00:00.000000+00:00"
 _MEMBER_PERMISSIONS = "2248473465835073"
@@ -530,7 +530,8 @@ class FakeDiscord:
 
     def message(self, message_id: int) -> JSON:
         """A message as Discord stores it now (a copy: later edits don't change it)."""
-        return json.loads(json.dumps(self.messages[message_id]))
+        copy: JSON = json.loads(json.dumps(self.messages[message_id]))
+        return copy
 
     def original_message_id(self, token: str) -> int | None:
         return self._originals.get(token)
@@ -932,18 +933,18 @@ class DiscordHarness:
         """Gateway READY then GUILD_CREATE (guild, roles, channels cached); waits for ready."""
         state = self.bot._connection
         state.guild_ready_timeout = 0.01
-        state.parse_ready(
-            {
-                "v": 10,
-                "user": bot_user_payload(),
-                "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
-                "session_id": "fake-session",
-                "resume_gateway_url": "wss://gateway.invalid",
-                "application": {"id": str(APP_ID), "flags": 0},
-                "shard": [0, 1],
-            }  # type: ignore[typeddict-item]
-        )
-        state.parse_guild_create(guild_payload(channels=self.discord.channels.values()))  # type: ignore[arg-type]
+        ready: Any = {
+            "v": 10,
+            "user": bot_user_payload(),
+            "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "session_id": "fake-session",
+            "resume_gateway_url": "wss://gateway.invalid",
+            "application": {"id": str(APP_ID), "flags": 0},
+            "shard": [0, 1],
+        }
+        guild: Any = guild_payload(channels=self.discord.channels.values())
+        state.parse_ready(ready)
+        state.parse_guild_create(guild)
         await asyncio.wait_for(self.bot.wait_until_ready(), self.SETTLE_TIMEOUT)
         self._baseline = set(asyncio.all_tasks())
 
@@ -1119,7 +1120,8 @@ class DiscordHarness:
     async def rows(self) -> list[RollbackRequest]:
         """Every audit row, oldest first."""
         async with self.sessions() as session:
-            result = await session.execute(select(RollbackRequest).order_by(RollbackRequest.id))
+            by_id = RollbackRequest.id  # a column at class level, `int | None` on rows
+            result = await session.execute(select(RollbackRequest).order_by(by_id))  # type: ignore[arg-type]
             return list(result.scalars())
 
     def log_posts(self) -> list[SentRequest]:
