@@ -13,6 +13,7 @@ import asyncio
 from logging.config import fileConfig
 from typing import Any, Literal
 
+from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import Connection
@@ -20,7 +21,6 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
 import bot.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
-from alembic import context
 from bot.db.engine import create_engine
 from bot.settings import DEFAULT_DATABASE_URL
 

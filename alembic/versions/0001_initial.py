@@ -9,7 +9,6 @@ Create Date: 2026-11-23 09:38:10.868581+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-
 from alembic import op
 
 # revision identifiers, used by Alembic.

@@ -168,20 +168,18 @@ class RollbackCog(commands.Cog):
             await self._refuse_click(interaction, claim)
             return
         # Acknowledge within Discord's 3 s and take the buttons away while the wiki works.
-        await interaction.response.edit_message(
-            embed=notice_embed(
-                "Rolling back…", status=RollbackStatus.RUNNING, request_id=request_id
-            ),
-            view=None,
-        )
         try:
-            outcome = await self.service.execute(claim)
-        except Exception:
-            # The service has already ended the row as failed; say so, then let it propagate.
-            row = await self.service.get(request_id)
-            if row is not None:
-                await self._finish(interaction, row, refused_embed(row, self.links))
-            raise
+            await interaction.response.edit_message(
+                embed=notice_embed(
+                    "Rolling back…", status=RollbackStatus.RUNNING, request_id=request_id
+                ),
+                view=None,
+            )
+        except discord.HTTPException as exc:
+            # The row is already `running`: carry the rollback through regardless, or it would
+            # sit there until a restart while every click answers "already in progress".
+            log.warning("could not acknowledge confirm of request %s: %s", request_id, exc)
+        outcome = await self.service.execute(claim)
         if isinstance(outcome, Succeeded):
             await self._finish(
                 interaction,
@@ -261,8 +259,10 @@ class RollbackCog(commands.Cog):
             await interaction.edit_original_response(
                 embed=embed, view=None, allowed_mentions=NO_MENTIONS
             )
-        finally:
-            await self.log_poster.post(request)
+        except discord.HTTPException as exc:
+            # The outcome is recorded and goes to the log; only the requester's view is stale.
+            log.warning("could not show the outcome of request %s: %s", request.id, exc)
+        await self.log_poster.post(request)
 
     # ---- expiry --------------------------------------------------------------------------------
 

@@ -213,9 +213,8 @@ class RollbackService:
             preview = await self._wiki.preview(title, target)
         except WikiError as exc:
             return await self._refuse(request_id, *_error_fields(exc))
-        except Exception as exc:  # every path must end the row; re-raise after recording
-            await self._refuse(request_id, "internal", f"{type(exc).__name__}: {exc}")
-            raise
+        except Exception as exc:
+            return await self._crashed(request_id, RollbackStatus.PENDING, exc)
         return await self._offer(request_id, preview, from_status=RollbackStatus.PENDING)
 
     # ---- buttons -------------------------------------------------------------------------
@@ -262,8 +261,7 @@ class RollbackService:
         except WikiError as exc:
             return await self._fail(request_id, *_error_fields(exc))
         except Exception as exc:
-            await self._fail(request_id, "internal", f"{type(exc).__name__}: {exc}")
-            raise
+            return await self._crashed(request_id, RollbackStatus.RUNNING, exc)
         if fresh.problem is not None or fresh.top is None or fresh.top.revid != row.top_revid:
             outcome = await self._offer(request_id, fresh, from_status=RollbackStatus.RUNNING)
             if isinstance(outcome, Ready):
@@ -286,8 +284,8 @@ class RollbackService:
         except WikiError as exc:
             return await self._fail(request_id, *_error_fields(exc))
         except Exception as exc:
-            await self._fail(request_id, "internal", f"{type(exc).__name__}: {exc}")
-            raise
+            # Raised before any answer from the wiki: a bug of ours, not an ambiguous send.
+            return await self._crashed(request_id, RollbackStatus.RUNNING, exc)
         return await self._succeed(request_id, result)
 
     async def cancel(self, request_id: int, actor: Actor) -> CancelOutcome:
@@ -490,6 +488,14 @@ class RollbackService:
         )
         log.info("request %s succeeded: revid %s", request_id, result.revid)
         return Succeeded(row, result)
+
+    async def _crashed(
+        self, request_id: int, from_status: RollbackStatus, exc: Exception
+    ) -> Refused:
+        """A bug, not a wiki answer: keep the traceback in the log, end the row like any failure
+        (so the requester and the log channel hear of it), and carry on serving."""
+        log.error("request %s crashed", request_id, exc_info=exc)
+        return await self._end(request_id, from_status, "internal", f"{type(exc).__name__}: {exc}")
 
     async def _fail(self, request_id: int, code: str, message: str) -> Refused:
         return await self._end(request_id, RollbackStatus.RUNNING, code, message)

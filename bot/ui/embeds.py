@@ -147,7 +147,7 @@ def log_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
     """The log-channel record of one terminal outcome (compact for the uneventful ones)."""
     status = RollbackStatus(request.status)
     embed = discord.Embed(
-        title=clip(f"{status.value.capitalize()}: {request.page_title}", TITLE_LIMIT),
+        title=clip(f"{status.value.capitalize()}: {esc(request.page_title)}", TITLE_LIMIT),
         url=links.page_url(request.page_title),
         colour=STATUS_COLOURS[status],
         timestamp=request.updated_at,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.ui.text import esc
+
 _SENTENCES: dict[str, str] = {
     "alreadyrolled": "Someone else has edited or rolled back the page since; nothing was reverted.",
     "notlasteditor": "That user is not the last editor of the page; there is nothing to roll back.",
@@ -44,5 +46,5 @@ def describe_error(code: str | None, wiki_text: str | None = None) -> str:
     if sentence:
         return sentence
     if wiki_text:
-        return f"The wiki refused the rollback: {wiki_text}"
+        return f"The wiki refused the rollback: {esc(wiki_text)}"
     return f"The rollback failed ({code or 'unknown error'})."

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import discord
 
 ELLIPSIS = "…"
+# Every character Discord Markdown gives a meaning to, plus `<` (mentions, channels, emoji at
+# any id length) and `:` (autolinked URLs). Discord shows a backslash-escaped one literally.
+_MARKDOWN_SPECIAL = re.compile(r"([\\*_~`|\[\]()<>#:\-])")
 
 
 def esc(text: str | None) -> str:
@@ -15,8 +20,8 @@ def esc(text: str | None) -> str:
     """
     if not text:
         return ""
-    escaped = discord.utils.escape_markdown(text, as_needed=False)
-    escaped = escaped.replace("[", "\\[").replace("]", "\\]")
+    # One pass, so no escape is itself escaped again.
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
     return discord.utils.escape_mentions(escaped)
 
 
@@ -25,7 +30,8 @@ def clip(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     cut = text[: limit - len(ELLIPSIS)]
-    if cut.endswith("\\") and not cut.endswith("\\\\"):
+    # An odd run of trailing backslashes ends in half an escape; drop that half.
+    if (len(cut) - len(cut.rstrip("\\"))) % 2:
         cut = cut[:-1]
     return cut + ELLIPSIS
 

@@ -104,12 +104,6 @@ async def test_wiki_error_text_in_the_details_field_is_escaped(
         assert "[x](http://evil)" not in text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/ui/embeds.py refused_embed: for a code missing from bot/ui/messages.py's table, "
-    "describe_error returns 'The wiki refused the rollback: {wiki_text}' with the wiki's text "
-    "unescaped, and that is the embed description (Markdown and links render there)",
-)
 async def test_unknown_wiki_error_text_in_the_description_is_escaped(
     harness: DiscordHarness, wiki: FakeWiki
 ) -> None:
@@ -133,13 +127,6 @@ def _unescaped_brackets(text: str) -> list[int]:
     return bad
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/ui/text.py esc: escape_markdown already turns '[x](http://evil)' into "
-    "'\\[x](http://evil)'; the extra .replace('[', '\\\\[') then yields '\\\\[x\\](...)' - an "
-    "escaped backslash followed by a bare '[' (a stray '\\' on screen, and a masked link for "
-    "parsers that ignore '\\]' inside link text)",
-)
 async def test_escaped_summary_leaves_no_bare_brackets(
     harness: DiscordHarness, wiki: FakeWiki
 ) -> None:
@@ -149,11 +136,6 @@ async def test_escaped_summary_leaves_no_bare_brackets(
     assert _unescaped_brackets(summary) == [], summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/ui/text.py esc: discord.utils.escape_mentions only defuses 17-20 digit ids, so "
-    "'<@&123>' from the wiki still renders as a role pill ('@deleted-role') in embeds",
-)
 async def test_short_id_mention_syntax_is_defused(harness: DiscordHarness, wiki: FakeWiki) -> None:
     prompt = await harness.open_prompt(MOD, summary="<@&123> <@42> <#7>")
 
@@ -161,11 +143,6 @@ async def test_short_id_mention_syntax_is_defused(harness: DiscordHarness, wiki:
     assert not re.search(r"<(@[!&]?|#)\d+>", summary), summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/ui/embeds.py log_embed: the title is f'{status}: {request.page_title}' without "
-    "esc(); Discord renders basic Markdown (bold/italic/strike/code) in embed titles",
-)
 async def test_log_embed_title_escapes_the_page_title(
     harness: DiscordHarness, wiki: FakeWiki
 ) -> None:

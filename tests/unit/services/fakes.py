@@ -62,7 +62,7 @@ class FakeWiki:
 
     previews: list[RollbackPreview | Exception] = field(default_factory=lambda: [ready_preview()])
     rollbacks: list[RollbackResult | BaseException] = field(default_factory=list)
-    found: list[RollbackResult | None | Exception] = field(default_factory=lambda: [None])
+    found: list[RollbackResult | Exception | None] = field(default_factory=lambda: [None])
     rollback_gate: asyncio.Event | None = None  # when set, rollback waits for it
     preview_calls: list[tuple[str, str]] = field(default_factory=list)
     rollback_calls: list[dict[str, object]] = field(default_factory=list)

@@ -64,8 +64,12 @@ async def stored(sessions: Sessions, request_id: int | None) -> RollbackRequest:
 
 
 async def ready(service: RollbackService, actor: Actor = MOD, **kw: object) -> RollbackRequest:
-    args: dict[str, object] = {"page": "Main_Page", "user": "vandal", "summary": None,
-                               "markbot": False}
+    args: dict[str, object] = {
+        "page": "Main_Page",
+        "user": "vandal",
+        "summary": None,
+        "markbot": False,
+    }
     args.update(kw)
     outcome = await service.request(actor, **args)  # type: ignore[arg-type]
     assert isinstance(outcome, Ready), outcome
@@ -81,8 +85,9 @@ async def test_member_without_role_is_denied_without_touching_the_wiki(
     wiki = FakeWiki()
     service = make_service(session_factory, wiki)
 
-    outcome = await service.request(NOBODY, page="Main Page", user="Vandal", summary=None,
-                                    markbot=False)
+    outcome = await service.request(
+        NOBODY, page="Main Page", user="Vandal", summary=None, markbot=False
+    )
 
     assert isinstance(outcome, Denied)
     assert outcome.required_role_ids == {MOD_ROLE}
@@ -125,8 +130,9 @@ async def test_preview_problem_ends_the_row_failed(
 ) -> None:
     service = make_service(session_factory, FakeWiki(previews=[problem_preview(problem)]))
 
-    outcome = await service.request(MOD, page="Main Page", user="Vandal", summary=None,
-                                    markbot=False)
+    outcome = await service.request(
+        MOD, page="Main Page", user="Vandal", summary=None, markbot=False
+    )
 
     assert isinstance(outcome, Refused)
     assert outcome.code == code
@@ -137,7 +143,7 @@ async def test_preview_problem_ends_the_row_failed(
 
 
 async def test_wiki_error_during_preview_is_recorded(session_factory: Sessions) -> None:
-    wiki = FakeWiki(previews=[InvalidTitleError("invalidtitle", "Bad title \"<x>\".")])
+    wiki = FakeWiki(previews=[InvalidTitleError("invalidtitle", 'Bad title "<x>".')])
     service = make_service(session_factory, wiki)
 
     outcome = await service.request(MOD, page="<x>", user="Vandal", summary=None, markbot=False)
@@ -154,8 +160,7 @@ async def test_malformed_user_name_is_refused_before_any_wiki_call(
     wiki = FakeWiki()
     service = make_service(session_factory, wiki)
 
-    outcome = await service.request(MOD, page="Main Page", user="a#b", summary=None,
-                                    markbot=False)
+    outcome = await service.request(MOD, page="Main Page", user="a#b", summary=None, markbot=False)
 
     assert isinstance(outcome, Refused)
     assert outcome.code == "baduser"
@@ -166,15 +171,15 @@ async def test_malformed_user_name_is_refused_before_any_wiki_call(
 async def test_unexpected_crash_in_preview_still_ends_the_row(session_factory: Sessions) -> None:
     service = make_service(session_factory, FakeWiki(previews=[RuntimeError("boom")]))
 
-    with pytest.raises(RuntimeError):
-        await service.request(MOD, page="Main Page", user="Vandal", summary=None, markbot=False)
+    outcome = await service.request(
+        MOD, page="Main Page", user="Vandal", summary=None, markbot=False
+    )
 
-    async with session_factory() as session:
-        rows = await audit.running_requests(session)
-        assert rows == []
-        row = await audit.get_request(session, 1)
-    assert row is not None
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "internal"
+    row = await stored(session_factory, outcome.request.id)
     assert (row.status, row.error_code) == (RollbackStatus.FAILED, "internal")
+    assert row.error_message == "RuntimeError: boom"
 
 
 # ---- Confirm ---------------------------------------------------------------------------------
@@ -252,9 +257,7 @@ async def test_racing_confirms_roll_back_exactly_once(session_factory: Sessions)
             return await service.execute(claim)
         return claim
 
-    outcomes = await asyncio.gather(
-        *(click(r.id or 0) for r in requests for _ in range(4))
-    )
+    outcomes = await asyncio.gather(*(click(r.id or 0) for r in requests for _ in range(4)))
 
     assert sum(isinstance(o, Succeeded) for o in outcomes) == 5
     assert sum(isinstance(o, NotPending) for o in outcomes) == 15
@@ -284,8 +287,7 @@ async def test_role_removed_before_confirm_denies(session_factory: Sessions) -> 
     wiki = FakeWiki()
     service = make_service(session_factory, wiki)
     request = await ready(service)
-    demoted = Actor(user_id=MOD.user_id, display_name="Mod", role_ids=frozenset(),
-                    guild_id=GUILD)
+    demoted = Actor(user_id=MOD.user_id, display_name="Mod", role_ids=frozenset(), guild_id=GUILD)
 
     outcome = await service.claim(request.id or 0, demoted)
 
@@ -365,10 +367,12 @@ async def test_wiki_refusal_ends_the_row_failed_with_its_code(
 async def test_ambiguous_timeout_that_did_apply_is_recorded_as_success(
     session_factory: Sessions,
 ) -> None:
-    applied = RollbackResult(title="Main Page", pageid=7, summary="s", revid=99, old_revid=12,
-                             last_revid=10)
-    wiki = FakeWiki(rollbacks=[WikiTransportError("read timed out", ambiguous=True)],
-                    found=[applied])
+    applied = RollbackResult(
+        title="Main Page", pageid=7, summary="s", revid=99, old_revid=12, last_revid=10
+    )
+    wiki = FakeWiki(
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True)], found=[applied]
+    )
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
@@ -385,8 +389,7 @@ async def test_ambiguous_timeout_that_did_apply_is_recorded_as_success(
 async def test_ambiguous_timeout_that_did_not_apply_fails_truthfully(
     session_factory: Sessions,
 ) -> None:
-    wiki = FakeWiki(rollbacks=[WikiTransportError("read timed out", ambiguous=True)],
-                    found=[None])
+    wiki = FakeWiki(rollbacks=[WikiTransportError("read timed out", ambiguous=True)], found=[None])
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
@@ -418,16 +421,17 @@ async def test_ambiguous_timeout_with_unreadable_history_says_unverified(
     assert (await stored(session_factory, request.id)).status == RollbackStatus.FAILED
 
 
-async def test_crash_during_rollback_ends_the_row_and_reraises(session_factory: Sessions) -> None:
+async def test_crash_during_rollback_ends_the_row_failed(session_factory: Sessions) -> None:
     wiki = FakeWiki(rollbacks=[KeyError("surprise")])
     service = make_service(session_factory, wiki)
     request = await ready(service)
     claim = await service.claim(request.id or 0, MOD)
     assert isinstance(claim, Claimed)
 
-    with pytest.raises(KeyError):
-        await service.execute(claim)
+    outcome = await service.execute(claim)
 
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "internal"
     row = await stored(session_factory, request.id)
     assert (row.status, row.error_code) == (RollbackStatus.FAILED, "internal")
 
@@ -485,8 +489,9 @@ async def test_sweep_expires_only_overdue_prompts(session_factory: Sessions) -> 
 
 async def test_reconcile_settles_rows_a_crash_left_running(session_factory: Sessions) -> None:
     clock = Clock()
-    applied = RollbackResult(title="Main Page", pageid=7, summary="s", revid=50, old_revid=12,
-                             last_revid=10)
+    applied = RollbackResult(
+        title="Main Page", pageid=7, summary="s", revid=50, old_revid=12, last_revid=10
+    )
     wiki = FakeWiki(found=[applied, None, WikiTransportError("down", ambiguous=False)])
     service = make_service(session_factory, wiki, clock)
     done, not_done, unknown = [await ready(service) for _ in range(3)]
