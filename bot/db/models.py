@@ -90,6 +90,28 @@ class RollbackRequest(SQLModel, table=True):
     """The audit row of one `/rollback` request."""
 
     __tablename__ = "rollback_request"
+    # `/rollback-log search` reads newest first within one guild, optionally filtered on one
+    # column, and pages by keyset on (created_at, id). One index per filter, each ending in
+    # (created_at, id), lets every such page be an index range scan of 11 entries, however deep.
+    __table_args__ = (
+        sa.Index("ix_rollback_request_guild_recent", "guild_id", "created_at", "id"),
+        sa.Index(
+            "ix_rollback_request_guild_target_recent", "guild_id", "target_user", "created_at", "id"
+        ),
+        sa.Index(
+            "ix_rollback_request_guild_page_recent", "guild_id", "page_title", "created_at", "id"
+        ),
+        sa.Index(
+            "ix_rollback_request_guild_requester_recent",
+            "guild_id",
+            "requester_id",
+            "created_at",
+            "id",
+        ),
+        sa.Index(
+            "ix_rollback_request_guild_status_recent", "guild_id", "status", "created_at", "id"
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(
@@ -134,3 +156,69 @@ class RollbackRequest(SQLModel, table=True):
     prompt_message_id: int | None = Field(default=None, sa_column=_big())
     log_message_id: int | None = Field(default=None, sa_column=_big())
     log_post_error: str | None = Field(default=None, max_length=500)
+
+
+class RoleIdSet(sa.types.TypeDecorator[frozenset[int]]):
+    """A set of Discord role ids as text (`"1,2,3"`); NULL and the empty set stay distinct.
+
+    NULL means "not set for this guild: use the .env default"; `""` means "explicitly none".
+    Text rather than JSON or an array keeps the column identical on SQLite and PostgreSQL.
+    """
+
+    impl = sa.Text()
+    cache_ok = True
+
+    def process_bind_param(self, value: frozenset[int] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return ",".join(str(int(role_id)) for role_id in sorted(value))
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> frozenset[int] | None:
+        if value is None:
+            return None
+        return frozenset(int(part) for part in value.split(",") if part)
+
+
+class GuildConfig(SQLModel, table=True):
+    """One guild's overrides of the `.env` defaults (set with `/rollbot-config`).
+
+    Each setting is independent: a NULL role set, or `log_channel_set = False`, means the guild
+    uses the `.env` value. `log_channel_set = True` with a NULL `log_channel_id` means "no log
+    channel for this guild", which differs from "use LOG_CHANNEL_ID".
+    """
+
+    __tablename__ = "guild_config"
+
+    guild_id: int = Field(sa_column=sa.Column(sa.BigInteger, primary_key=True, autoincrement=False))
+    log_channel_set: bool = False
+    log_channel_id: int | None = Field(default=None, sa_column=_big())
+    rollback_role_ids: frozenset[int] | None = Field(
+        default=None, sa_column=sa.Column(RoleIdSet, nullable=True)
+    )
+    log_viewer_role_ids: frozenset[int] | None = Field(
+        default=None, sa_column=sa.Column(RoleIdSet, nullable=True)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime, nullable=False)
+    )
+    updated_by_id: int | None = Field(default=None, sa_column=_big())
+
+
+class ConfigChange(SQLModel, table=True):
+    """Who changed which setting of a guild, when, from what to what (never updated)."""
+
+    __tablename__ = "config_change"
+    __table_args__ = (sa.Index("ix_config_change_guild_recent", "guild_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=sa.Column(UTCDateTime, nullable=False)
+    )
+    guild_id: int = Field(sa_column=_big(nullable=False))
+    changed_by_id: int = Field(sa_column=_big(nullable=False))
+    changed_by_name: str = Field(max_length=100)
+    setting: str = Field(max_length=32)
+    # Human-readable values as `/rollbot-config show` prints them, e.g. "default (<#1>)" or
+    # "<@&1>, <@&2>"; for the record, not parsed back.
+    old_value: str = Field(max_length=2000)
+    new_value: str = Field(max_length=2000)

@@ -24,6 +24,12 @@ EXPECTED_INDEXES = {
     "ix_rollback_request_requester_id",
     "ix_rollback_request_status",
     "ix_rollback_request_target_user",
+    # 0002: the /rollback-log search indexes
+    "ix_rollback_request_guild_recent",
+    "ix_rollback_request_guild_target_recent",
+    "ix_rollback_request_guild_page_recent",
+    "ix_rollback_request_guild_requester_recent",
+    "ix_rollback_request_guild_status_recent",
 }
 
 
