@@ -9,7 +9,7 @@ Functions take the caller's `AsyncSession` first and never write.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -186,10 +186,27 @@ async def search(
     )
 
 
-async def count(session: AsyncSession, filters: SearchFilters, *, cap: int = COUNT_CAP) -> Count:
-    """How many rows match, counted up to `cap` (an index range scan of at most cap+1 entries)."""
-    matches = sa.select(sa.literal(1)).where(*_conditions(filters)).limit(cap + 1).subquery()
-    total = (await session.execute(sa.select(sa.func.count()).select_from(matches))).scalar_one()
+async def count(
+    session: AsyncSession,
+    filters: SearchFilters,
+    *,
+    cap: int | None = COUNT_CAP,
+    older_than: Cursor | None = None,
+) -> Count:
+    """How many rows match (and are older than `older_than`), counted up to `cap`.
+
+    With a cap this is an index range scan of at most cap+1 entries; `cap=None` counts all.
+    """
+    conditions = _conditions(filters)
+    if older_than is not None:
+        conditions.append(_older_than(older_than))
+    matches = sa.select(sa.literal(1)).where(*conditions)
+    if cap is not None:
+        matches = matches.limit(cap + 1)
+    subquery = matches.subquery()
+    total = (await session.execute(sa.select(sa.func.count()).select_from(subquery))).scalar_one()
+    if cap is None:
+        return Count(value=total, capped=False)
     return Count(value=min(total, cap), capped=total > cap)
 
 
@@ -206,7 +223,7 @@ async def get_in_guild(
 
 async def iter_export_rows(
     session: AsyncSession, filters: SearchFilters, *, batch_size: int = EXPORT_BATCH
-) -> AsyncIterator[Sequence[Any]]:
+) -> AsyncGenerator[Sequence[Any]]:
     """Every matching row, newest first, as plain tuples in `EXPORT_COLUMNS` order.
 
     Reads `batch_size` rows per query by keyset, so memory stays flat whatever the total, the
