@@ -13,7 +13,7 @@ from bot.db.models import RollbackRequest
 from bot.exts.audit_log import LogPoster
 from bot.exts.rollback import RollbackCog
 from bot.services.rollback import RollbackService
-from bot.ui.confirm import CancelButton, ConfirmButton, PromptHandler
+from bot.ui.confirm import PromptButton, PromptHandler
 from bot.ui.embeds import WikiLinks
 from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
 
@@ -78,7 +78,7 @@ class RollBot(commands.Bot):
         )
         await self.add_cog(cog)
         self.prompt_handler = cog
-        self.add_dynamic_items(ConfirmButton, CancelButton)
+        self.add_dynamic_items(PromptButton)
         await self.sync_commands()
         # Settle what a crash left behind before new clicks arrive; post it once connected.
         settled = await self.service.reconcile()
