@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from bot.db.engine import create_engine, create_session_factory, redact_url, upgrade_to_head
 from bot.discord_bot import RollBot
 from bot.logging_setup import configure_logging
-from bot.services.authz import StaticRolePolicy
+from bot.services.guild_settings import GuildDefaults, GuildSettingsService
+from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
 from bot.settings import Settings
 from bot.wiki.client import WikiClient
@@ -77,20 +78,29 @@ async def main(settings: Settings) -> None:
             timeout=settings.wiki_timeout_seconds,
         ) as wiki:
             await _check_wiki_login(wiki)
+            sessions = create_session_factory(engine)
+            # Per-guild settings from /rollbot-config, falling back to these .env values.
+            guild_settings = GuildSettingsService(
+                sessions=sessions,
+                defaults=GuildDefaults(
+                    log_channel_id=settings.log_channel_id,
+                    rollback_role_ids=frozenset(settings.rollback_role_ids),
+                    log_viewer_role_ids=frozenset(settings.log_viewer_role_ids),
+                ),
+            )
             service = RollbackService(
                 wiki=wiki,
-                sessions=create_session_factory(engine),
-                roles=StaticRolePolicy(
-                    rollback_roles=frozenset(settings.rollback_role_ids),
-                    log_viewer_roles=frozenset(settings.log_viewer_role_ids),
-                ),
+                sessions=sessions,
+                roles=guild_settings,
                 confirm_timeout=timedelta(seconds=settings.confirm_timeout_seconds),
             )
             bot = RollBot(
                 service=service,
                 links=wiki,
-                log_channel_id=settings.log_channel_id,
                 guild_ids=settings.discord_guild_ids,
+                guild_settings=guild_settings,
+                history=HistoryService(sessions=sessions),
+                export_max_bytes=settings.export_max_bytes,
             )
             async with bot:
                 _close_on_signals(bot)

@@ -10,8 +10,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db.models import RollbackRequest
-from bot.exts.audit_log import LogPoster
+from bot.exts.audit_log import FixedLogChannel, LogChannels, LogPoster
+from bot.exts.guild_config import GuildConfigCog
+from bot.exts.history import DEFAULT_EXPORT_MAX_BYTES, HistoryCog
 from bot.exts.rollback import RollbackCog
+from bot.services.guild_settings import GuildSettingsService
+from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
 from bot.ui.confirm import PromptButton, PromptHandler
 from bot.ui.embeds import WikiLinks
@@ -48,10 +52,15 @@ class RollBot(commands.Bot):
         *,
         service: RollbackService,
         links: WikiLinks,
-        log_channel_id: int | None,
         guild_ids: list[int],
+        log_channel_id: int | None = None,
+        guild_settings: GuildSettingsService | None = None,
+        history: HistoryService | None = None,
+        export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES,
         sweep_seconds: float = 5.0,
     ) -> None:
+        """`guild_settings` (per-guild log channel and roles) replaces `log_channel_id`; with
+        `history` as well, `/rollback-log` and `/rollbot-config` are added."""
         intents = discord.Intents.none()
         intents.guilds = True  # roles and channels; no privileged intents
         super().__init__(
@@ -64,7 +73,13 @@ class RollBot(commands.Bot):
         self.service = service
         self.links = links
         self.guild_ids = guild_ids
-        self.log_poster = LogPoster(self, service=service, links=links, channel_id=log_channel_id)
+        self.guild_settings = guild_settings
+        self.history = history
+        self.export_max_bytes = export_max_bytes
+        channels: LogChannels = (
+            guild_settings if guild_settings is not None else FixedLogChannel(log_channel_id)
+        )
+        self.log_poster = LogPoster(self, service=service, links=links, channels=channels)
         self._sweep_seconds = sweep_seconds
         self._background: set[asyncio.Task[None]] = set()
 
@@ -79,6 +94,19 @@ class RollBot(commands.Bot):
         await self.add_cog(cog)
         self.prompt_handler = cog
         self.add_dynamic_items(PromptButton)
+        if self.guild_settings is not None and self.history is not None:
+            await self.add_cog(
+                HistoryCog(
+                    self,
+                    history=self.history,
+                    settings=self.guild_settings,
+                    links=self.links,
+                    export_max_bytes=self.export_max_bytes,
+                )
+            )
+            await self.add_cog(
+                GuildConfigCog(self, settings=self.guild_settings, log_poster=self.log_poster)
+            )
         await self.sync_commands()
         # Settle what a crash left behind before new clicks arrive; post it once connected.
         settled = await self.service.reconcile()

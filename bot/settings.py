@@ -54,6 +54,8 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     confirm_timeout_seconds: int = Field(default=120, ge=10, le=840)
+    # Largest /rollback-log export attachment; Discord's own per-server limit also applies.
+    export_max_bytes: int = Field(default=8 * 1024 * 1024, ge=256 * 1024, le=500 * 1024 * 1024)
     log_level: str = "INFO"
 
     @field_validator("discord_guild_ids", "rollback_role_ids", "log_viewer_role_ids", mode="before")

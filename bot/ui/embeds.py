@@ -10,7 +10,7 @@ import discord
 
 from bot.db.models import RollbackRequest, RollbackStatus
 from bot.ui.messages import describe_error
-from bot.ui.text import clip, esc, link
+from bot.ui.text import ELLIPSIS, clip, esc, link
 from bot.wiki.results import RollbackPreview, RollbackResult
 
 # Discord's embed limits.
@@ -18,6 +18,10 @@ TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
 FIELD_LIMIT = 1024
 FOOTER_LIMIT = 2048
+FIELDS_LIMIT = 25
+EMBED_TOTAL_LIMIT = 6000
+# Discord rejects longer embed and link URLs; 2,000 leaves room.
+URL_LIMIT = 2000
 
 STATUS_COLOURS: dict[RollbackStatus, discord.Colour] = {
     RollbackStatus.PENDING: discord.Colour.blurple(),
@@ -144,15 +148,23 @@ def denied_text(required_role_ids: Collection[int]) -> str:
 
 
 def log_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
-    """The log-channel record of one terminal outcome (compact for the uneventful ones)."""
+    """The log-channel record of one terminal outcome (compact for the uneventful ones).
+
+    Always within Discord's limits, whatever the wiki text: links too long for a field become
+    plain text, long values are cut, and the whole embed is cut to `EMBED_TOTAL_LIMIT`.
+    """
     status = RollbackStatus(request.status)
+    page_url = links.page_url(request.page_title)
     embed = discord.Embed(
         title=clip(f"{status.value.capitalize()}: {esc(request.page_title)}", TITLE_LIMIT),
-        url=links.page_url(request.page_title),
+        url=page_url if len(page_url) <= URL_LIMIT else None,
         colour=STATUS_COLOURS[status],
         timestamp=request.updated_at,
     )
-    _common_fields(embed, request, links)
+    _field(embed, "Page", safe_link(request.page_title, page_url))
+    _field(embed, "User", safe_link(request.target_user, links.contribs_url(request.target_user)))
+    # A mention inside an embed never pings, and the log reader can click through to the member.
+    _field(embed, "Requested by", f"<@{request.requester_id}>")
     if status in (RollbackStatus.SUCCEEDED, RollbackStatus.FAILED):
         if request.edits_to_revert is not None:
             _field(
@@ -160,14 +172,14 @@ def log_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
                 "Edits reverted" if status is RollbackStatus.SUCCEEDED else "Edits",
                 str(request.edits_to_revert),
             )
-        if request.summary:
-            _field(embed, "Summary", esc(request.summary), inline=False)
         if request.revid and request.old_revid:
             _field(
                 embed,
                 "Diff",
-                link("see the change", links.diff_url(request.revid, request.old_revid)),
+                safe_link("see the change", links.diff_url(request.revid, request.old_revid)),
             )
+        if request.summary:
+            _field(embed, "Summary", esc(request.summary), inline=False)
         if status is RollbackStatus.FAILED:
             _field(
                 embed,
@@ -176,7 +188,41 @@ def log_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
                 f"{esc(request.error_message or describe_error(request.error_code))}",
                 inline=False,
             )
+    elif request.error_message and status is RollbackStatus.DENIED:
+        _field(embed, "Reason", esc(request.error_message), inline=False)
     embed.set_footer(text=clip(f"Request #{request.id}", FOOTER_LIMIT))
+    return fit_embed(embed)
+
+
+def safe_link(label: str, url: str, limit: int = FIELD_LIMIT) -> str:
+    """A Markdown link if it fits in `limit` characters, else the escaped label alone.
+
+    Cutting a link in the middle would show broken Markdown; a percent-encoded title of 255
+    non-Latin characters makes a URL of over 2,000 characters.
+    """
+    markdown = link(label, url)
+    if len(markdown) <= limit and len(url) <= URL_LIMIT:
+        return markdown
+    return clip(esc(label), limit)
+
+
+def fit_embed(embed: discord.Embed, limit: int = EMBED_TOTAL_LIMIT) -> discord.Embed:
+    """Cut the longest field values (then the description) until the embed's total fits."""
+    for _ in range(FIELDS_LIMIT + 1):
+        excess = len(embed) - limit
+        if excess <= 0 or not embed.fields:
+            break
+        index, field = max(enumerate(embed.fields), key=lambda item: len(item[1].value or ""))
+        value = field.value or ""
+        embed.set_field_at(
+            index,
+            name=field.name or "—",
+            value=clip(value, max(len(ELLIPSIS), len(value) - excess)),
+            inline=bool(field.inline),
+        )
+    excess = len(embed) - limit
+    if excess > 0 and embed.description:
+        embed.description = clip(embed.description, max(1, len(embed.description) - excess))
     return embed
 
 

@@ -1,0 +1,363 @@
+"""What `/rollback-log` and `/rollbot-config` show: pure render functions, and the pager view.
+
+Every embed stays within Discord's limits whatever the wiki text (see `bot.ui.embeds`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import discord
+
+from bot.db.history import PAGE_SIZE, Count, SearchFilters, SearchPage, Stats
+from bot.db.models import ConfigChange, RollbackRequest, RollbackStatus
+from bot.services.guild_settings import GuildSettings, Setting, SettingChange
+from bot.ui.embeds import (
+    DESCRIPTION_LIMIT,
+    FIELD_LIMIT,
+    STATUS_COLOURS,
+    TITLE_LIMIT,
+    URL_LIMIT,
+    WikiLinks,
+    fit_embed,
+    safe_link,
+)
+from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
+from bot.ui.text import clip, esc
+
+log = logging.getLogger(__name__)
+
+STATUS_ICONS: dict[RollbackStatus, str] = {
+    RollbackStatus.PENDING: "⏳",
+    RollbackStatus.RUNNING: "⏳",
+    RollbackStatus.SUCCEEDED: "✅",
+    RollbackStatus.FAILED: "❌",
+    RollbackStatus.DENIED: "⛔",
+    RollbackStatus.CANCELLED: "↩️",
+    RollbackStatus.EXPIRED: "⌛",
+}
+# Ten lines share the description's 4,096 characters.
+_LINE_BUDGET = (DESCRIPTION_LIMIT - 200) // PAGE_SIZE
+_PAGER_TIMEOUT = 600.0  # within the 15 minutes an interaction token can edit its reply
+
+
+def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
+    return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
+
+
+def _when(moment: datetime | None, style: str = "f") -> str:
+    return discord.utils.format_dt(moment, style) if moment else "—"  # type: ignore[arg-type]
+
+
+def _total(count: Count) -> str:
+    return f"{count.value:,}+" if count.capped else f"{count.value:,}"
+
+
+def describe_filters(filters: SearchFilters, moderator_name: str | None = None) -> str:
+    parts: list[str] = []
+    if filters.target_user is not None:
+        parts.append(f"user **{esc(filters.target_user)}**")
+    if filters.page_title is not None:
+        parts.append(f"page **{esc(filters.page_title)}**")
+    if filters.requester_id is not None:
+        parts.append(f"moderator <@{filters.requester_id}>")
+    if filters.status is not None:
+        parts.append(f"status **{filters.status.value}**")
+    if filters.since is not None:
+        parts.append(f"since {_when(filters.since)}")
+    if filters.until is not None:
+        parts.append(f"before {_when(filters.until)}")
+    return " · ".join(parts) if parts else "all requests"
+
+
+def result_line(row: RollbackRequest, links: WikiLinks) -> str:
+    """One request in a result list; links dropped if they would take too much room."""
+    status = RollbackStatus(row.status)
+    head = f"`#{row.id}` {_when(row.created_at, 'g')} {STATUS_ICONS[status]} {status.value}"
+    by = f"by <@{row.requester_id}>"
+    page_url, user_url = links.page_url(row.page_title), links.contribs_url(row.target_user)
+    linked = (
+        f"{head} · {safe_link(clip(row.page_title, 80), page_url)} · "
+        f"{safe_link(clip(row.target_user, 60), user_url)} {by}"
+    )
+    if len(linked) <= _LINE_BUDGET:
+        return linked
+    plain = f"{head} · {esc(clip(row.page_title, 80))} · {esc(clip(row.target_user, 60))} {by}"
+    return clip(plain, _LINE_BUDGET)
+
+
+def search_embed(
+    page: SearchPage, total: Count, filters: SearchFilters, links: WikiLinks, *, page_number: int
+) -> discord.Embed:
+    if page.rows:
+        body = "\n".join(result_line(row, links) for row in page.rows)
+    else:
+        body = "No request matches." if page_number == 1 else "No more requests."
+    embed = discord.Embed(
+        title=f"Rollback log: {_total(total)} matching",
+        description=clip(f"{describe_filters(filters)}\n\n{body}", DESCRIPTION_LIMIT),
+        colour=discord.Colour.blurple(),
+    )
+    embed.set_footer(
+        text=f"Page {page_number} · newest first · {PAGE_SIZE} per page · "
+        "/rollback-log show id:<n> for details"
+    )
+    return fit_embed(embed)
+
+
+def request_embed(
+    row: RollbackRequest, links: WikiLinks, *, log_channel_id: int | None = None
+) -> discord.Embed:
+    """Every recorded fact of one request (`/rollback-log show`)."""
+    status = RollbackStatus(row.status)
+    page_url = links.page_url(row.page_title)
+    embed = discord.Embed(
+        title=clip(f"Request #{row.id}: {status.value} — {esc(row.page_title)}", TITLE_LIMIT),
+        url=page_url if len(page_url) <= URL_LIMIT else None,
+        colour=STATUS_COLOURS[status],
+        timestamp=row.updated_at,
+    )
+
+    def add(name: str, value: str | None, *, inline: bool = True) -> None:
+        if value:
+            embed.add_field(name=name, value=clip(value, FIELD_LIMIT), inline=inline)
+
+    add(
+        "Page",
+        safe_link(row.page_title, page_url) + (f" (id {row.page_id})" if row.page_id else ""),
+    )
+    add("Target user", safe_link(row.target_user, links.contribs_url(row.target_user)))
+    add("Requested by", f"<@{row.requester_id}> ({esc(row.requester_name)})")
+    add("Status", f"{STATUS_ICONS[status]} {status.value}")
+    add("Requested", _when(row.created_at))
+    add("Last change", _when(row.updated_at))
+    add("Channel", f"<#{row.channel_id}>" if row.channel_id else None)
+    add("Edits to revert", None if row.edits_to_revert is None else str(row.edits_to_revert))
+    add("Mark as bot", "yes" if row.markbot else "no")
+    add("Summary", esc(row.summary) if row.summary else None, inline=False)
+    add("Top revision", str(row.top_revid) if row.top_revid else None)
+    add("Restores revision", str(row.restored_revid) if row.restored_revid else None)
+    if row.top_revid and row.restored_revid:
+        add(
+            "Previewed diff",
+            safe_link("changes", links.diff_url(row.top_revid, row.restored_revid)),
+        )
+    add("Prompt expires", _when(row.expires_at) if row.expires_at else None)
+    if row.confirmed_by_id:
+        add("Confirmed", f"<@{row.confirmed_by_id}> {_when(row.confirmed_at)}")
+    add("New revision", str(row.revid) if row.revid else None)
+    if row.revid and row.old_revid:
+        add("Diff", safe_link("see the change", links.diff_url(row.revid, row.old_revid)))
+    add("Previous last revision", str(row.last_revid) if row.last_revid else None)
+    if row.error_code or row.error_message:
+        add(
+            "Error",
+            f"`{esc(row.error_code or 'unknown')}` — {esc(row.error_message or '')}",
+            inline=False,
+        )
+    add("Prompt message", str(row.prompt_message_id) if row.prompt_message_id else None)
+    if row.log_message_id:
+        # Only the channel in use now is known; a post from before a channel change won't open.
+        add(
+            "Log message",
+            f"[jump]({jump_url(row.guild_id, log_channel_id, row.log_message_id)})"
+            if log_channel_id
+            else str(row.log_message_id),
+        )
+    add("Log post error", esc(row.log_post_error) if row.log_post_error else None)
+    add("Wiki", esc(row.wiki_api_url), inline=False)
+    embed.set_footer(text=f"Request #{row.id}")
+    return fit_embed(embed)
+
+
+def _lines_field(embed: discord.Embed, name: str, lines: Iterable[str]) -> None:
+    """A field of whole lines: the lines that fit in 1,024 characters, then "…"."""
+    kept: list[str] = []
+    used = 0
+    for line in lines:
+        if used + len(line) + 1 > FIELD_LIMIT - 2:
+            kept.append("…")
+            break
+        kept.append(line)
+        used += len(line) + 1
+    embed.add_field(name=name, value="\n".join(kept) or "—", inline=False)
+
+
+def stats_embed(stats: Stats, links: WikiLinks, *, since: datetime | None) -> discord.Embed:
+    period = f"since {_when(since)}" if since else "all time"
+    embed = discord.Embed(
+        title=f"Rollback log statistics ({stats.total:,} requests)",
+        description=period,
+        colour=discord.Colour.blurple(),
+    )
+    _lines_field(
+        embed,
+        "By outcome",
+        (
+            f"{STATUS_ICONS[status]} {status.value}: **{stats.by_status.get(status, 0):,}**"
+            for status in RollbackStatus
+            if stats.by_status.get(status)
+        ),
+    )
+    _lines_field(
+        embed,
+        "By moderator (requests, succeeded)",
+        (
+            f"<@{m.requester_id}> ({esc(clip(m.requester_name, 40))}): "
+            f"**{m.requests:,}**, {m.succeeded:,} succeeded"
+            for m in stats.by_moderator
+        ),
+    )
+    _lines_field(
+        embed,
+        "Most reverted users",
+        (
+            f"{safe_link(clip(user, 60), links.contribs_url(user), 300)}: **{n:,}**"
+            for user, n in stats.top_users
+        ),
+    )
+    _lines_field(
+        embed,
+        "Most reverted pages",
+        (
+            f"{safe_link(clip(title, 60), links.page_url(title), 300)}: **{n:,}**"
+            for title, n in stats.top_pages
+        ),
+    )
+    return fit_embed(embed)
+
+
+# ---- /rollbot-config -------------------------------------------------------------------------
+
+SETTING_LABELS: dict[Setting, str] = {
+    Setting.LOG_CHANNEL: "Log channel",
+    Setting.ROLLBACK_ROLES: "Rollback roles",
+    Setting.VIEWER_ROLES: "Log-viewer roles",
+}
+
+
+def config_embed(settings: GuildSettings, changes: Sequence[ConfigChange]) -> discord.Embed:
+    embed = discord.Embed(
+        title="rollbot settings for this server",
+        description="“(default)” values come from the bot's `.env`; "
+        "`/rollbot-config reset` returns a setting to its default.",
+        colour=discord.Colour.blurple(),
+    )
+    for setting in Setting:
+        embed.add_field(
+            name=SETTING_LABELS[setting],
+            value=clip(settings.describe(setting), FIELD_LIMIT),
+            inline=False,
+        )
+    if not settings.rollback_role_ids:
+        embed.add_field(
+            name="Warning", value="No role may use /rollback on this server.", inline=False
+        )
+    _lines_field(
+        embed,
+        "Recent changes",
+        (
+            f"{_when(change.created_at, 'R')} <@{change.changed_by_id}> {change.setting}: "
+            f"{clip(change.old_value, 200)} → {clip(change.new_value, 200)}"
+            for change in changes
+        ),
+    )
+    return fit_embed(embed)
+
+
+def config_change_embed(change: SettingChange) -> discord.Embed:
+    """The log-channel record of one settings change."""
+    embed = discord.Embed(
+        title="rollbot settings changed",
+        description=clip(
+            f"<@{change.changed_by.user_id}> ({esc(change.changed_by.display_name)}) changed "
+            f"**{SETTING_LABELS[change.setting]}**",
+            DESCRIPTION_LIMIT,
+        ),
+        colour=discord.Colour.gold(),
+        timestamp=change.at,
+    )
+    embed.add_field(name="Before", value=clip(change.old_text, FIELD_LIMIT), inline=False)
+    embed.add_field(name="After", value=clip(change.new_text, FIELD_LIMIT), inline=False)
+    return fit_embed(embed)
+
+
+# ---- the pager ---------------------------------------------------------------------------------
+
+PageLoader = Callable[[discord.Interaction[Any], str], Awaitable[None]]
+ClickGuard = Callable[[discord.Interaction[Any]], Awaitable[bool]]
+
+
+class SearchPager(discord.ui.View):
+    """Prev / Next under one search result, usable only by the member who searched.
+
+    Kept in memory (10 minutes): the filters can be longer than a custom_id's 100 characters,
+    and a stranger cannot see an ephemeral reply anyway. Each click re-checks the searcher's
+    permission (`guard`) before showing more.
+    """
+
+    def __init__(
+        self,
+        *,
+        searcher_id: int,
+        load: PageLoader,
+        guard: ClickGuard,
+        has_newer: bool,
+        has_older: bool,
+        timeout: float = _PAGER_TIMEOUT,
+    ) -> None:
+        super().__init__(timeout=timeout)
+        self.searcher_id = searcher_id
+        self._load = load
+        self._guard = guard
+        self.message: discord.InteractionMessage | None = None
+        self.set_buttons(has_newer=has_newer, has_older=has_older)
+
+    def set_buttons(self, *, has_newer: bool, has_older: bool) -> None:
+        self.previous.disabled = not has_newer
+        self.next.disabled = not has_older
+
+    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
+        if interaction.user.id != self.searcher_id:
+            await interaction.response.send_message(
+                "These buttons belong to someone else's search; run /rollback-log search.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return False
+        return await self._guard(interaction)
+
+    @discord.ui.button(label="Prev", style=discord.ButtonStyle.secondary)
+    async def previous(
+        self, interaction: discord.Interaction[Any], _button: discord.ui.Button[SearchPager]
+    ) -> None:
+        await self._load(interaction, "newer")
+
+    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
+    async def next(
+        self, interaction: discord.Interaction[Any], _button: discord.ui.Button[SearchPager]
+    ) -> None:
+        await self._load(interaction, "older")
+
+    async def on_timeout(self) -> None:
+        if self.message is None:
+            return
+        for item in self.children:
+            if isinstance(item, discord.ui.Button):
+                item.disabled = True
+        try:
+            await self.message.edit(view=self)
+        except discord.HTTPException:
+            log.debug("could not disable an expired search pager")
+
+    async def on_error(
+        self,
+        interaction: discord.Interaction[Any],
+        error: Exception,
+        item: discord.ui.Item[Any],
+    ) -> None:
+        log.error("search pager click failed", exc_info=error)
+        await send_ephemeral(interaction, INTERNAL_ERROR)
