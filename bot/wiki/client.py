@@ -68,7 +68,7 @@ def _api_error(response: httpx.Response, body: JSON) -> WikiAPIError | None:
     errors = body.get("errors")
     legacy = body.get("error")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        first = errors[0]
+        first = _decisive_error([error for error in errors if isinstance(error, dict)])
         code = str(first.get("code", header_code or "unknown"))
         info = str(first.get("text") or first.get("*") or "")
         data = first.get("data")
@@ -85,6 +85,19 @@ def _api_error(response: httpx.Response, body: JSON) -> WikiAPIError | None:
     if lag is None:
         lag = _float_or_none(response.headers.get("X-Database-Lag"))
     return error_for(code, info, retry_after=_retry_after(response), lag=lag)
+
+
+# Errors that only say "not now": when the wiki reports one together with a permanent refusal
+# (`MediaWiki-API-Error: permissiondenied, ratelimited`), the refusal decides.
+_TRANSIENT_CODES = frozenset({"ratelimited", "maxlag", "readonly"})
+
+
+def _decisive_error(errors: list[JSON]) -> JSON:
+    """The error to raise from several: the first permanent one, else the first."""
+    for error in errors:
+        if str(error.get("code")) not in _TRANSIENT_CODES:
+            return error
+    return errors[0]
 
 
 def _parse_revision(raw: JSON) -> Revision:
@@ -406,7 +419,7 @@ class WikiClient:
             params = {
                 "action": "query",
                 "prop": "revisions",
-                "titles": title,
+                "titles": _one_value(title),
                 "rvprop": "ids|timestamp|user|size|comment|tags",
                 "rvlimit": str(limit),
                 **cont,
@@ -614,9 +627,21 @@ def _dig(data: JSON, *keys: str) -> Any:
     return value
 
 
+def _one_value(value: str) -> str:
+    """`value` as the only value of a multi-value parameter such as `titles`.
+
+    MediaWiki splits those on `|`, so "A|B" would read two pages (answered in any order) and a
+    preview could show another page's history. A leading U+001F makes U+001F the separator
+    instead; the wiki then judges "A|B" as one (invalid) title.
+    """
+    return f"\x1f{value}" if "|" in value else value
+
+
 def _single_page(data: JSON, title: str) -> JSON:
     query = _dig(data, "query")
     pages = query.get("pages") if isinstance(query, dict) else None
+    if isinstance(pages, list) and len(pages) > 1:
+        raise InvalidTitleError("invalidtitle", f"{title!r} names more than one page.")
     if not isinstance(pages, list) or not pages or not isinstance(pages[0], dict):
         # e.g. an interwiki title: the wiki reports it under query.interwiki and has no page.
         raise InvalidTitleError("invalidtitle", f"{title!r} is not a page on this wiki.")

@@ -164,6 +164,54 @@ async def test_invalid_title(client: WikiClient, wiki: Wiki) -> None:
     assert "invalid characters" in caught.value.info
 
 
+async def test_title_with_pipe_is_sent_as_one_value(client: WikiClient, wiki: Wiki) -> None:
+    """`titles` is multi-value: a bare "Sandbox|Main Page" would read two pages (MediaWiki 1.39
+    answers them in either order) and the preview would describe one of them. The U+001F
+    prefix keeps it one title, which the wiki reports as invalid."""
+    wiki.history.side_effect = [
+        httpx.Response(
+            200,
+            json={
+                "batchcomplete": True,
+                "query": {
+                    "pages": [
+                        {
+                            "title": "Sandbox|Main Page",
+                            "invalidreason": "The requested page title contains invalid "
+                            'characters: "|".',
+                            "invalid": True,
+                        }
+                    ]
+                },
+            },
+        )
+    ]
+    with pytest.raises(InvalidTitleError) as caught:
+        await client.preview("Sandbox|Main Page", "Vandal")
+    assert "invalid characters" in caught.value.info
+    assert query(wiki.history.calls.last.request)["titles"] == "\x1fSandbox|Main Page"
+
+
+async def test_answer_with_several_pages_is_refused(client: WikiClient, wiki: Wiki) -> None:
+    """Whatever made the wiki answer for two pages, no preview is built from either."""
+    wiki.history.side_effect = [
+        httpx.Response(
+            200,
+            json={
+                "batchcomplete": True,
+                "query": {
+                    "pages": [
+                        {"ns": 0, "title": "B", "missing": True},
+                        {"ns": 0, "title": "A", "missing": True},
+                    ]
+                },
+            },
+        )
+    ]
+    with pytest.raises(InvalidTitleError):
+        await client.preview("A", "Vandal")
+
+
 async def test_interwiki_title_is_invalid(client: WikiClient, wiki: Wiki) -> None:
     wiki.history.side_effect = [
         httpx.Response(

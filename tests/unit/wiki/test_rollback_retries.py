@@ -9,7 +9,12 @@ import httpx
 import pytest
 
 from bot.wiki.client import WikiClient
-from bot.wiki.errors import MaxLagError, RateLimitedError, WikiTransportError
+from bot.wiki.errors import (
+    MaxLagError,
+    PermissionDeniedError,
+    RateLimitedError,
+    WikiTransportError,
+)
 from bot.wiki.retry import RetryPolicy
 from tests.unit.wiki.payloads import (
     MakeClient,
@@ -106,6 +111,35 @@ async def test_ratelimited_gives_up(client: WikiClient, wiki: Wiki, sleeps: Slee
     assert caught.value.code == "ratelimited"
     assert sleeps.delays == [15.0, 30.0, 60.0]
     assert wiki.history.call_count == 0
+
+
+def denied_and_ratelimited(*codes: str) -> httpx.Response:
+    """One answer with several errors, as MediaWiki 1.39 sends when an account without the
+    right is also over the limit (failed attempts count): header "permissiondenied, ratelimited"."""
+    texts = {
+        "permissiondenied": "The action you have requested is limited to users in: rollbacker.",
+        "ratelimited": "As an anti-abuse measure, you are limited from performing this action.",
+    }
+    return httpx.Response(
+        200,
+        headers={"MediaWiki-API-Error": ", ".join(codes)},
+        json={"errors": [{"code": c, "text": texts[c], "module": "rollback"} for c in codes]},
+    )
+
+
+@pytest.mark.parametrize(
+    "codes", [("permissiondenied", "ratelimited"), ("ratelimited", "permissiondenied")]
+)
+async def test_permanent_error_wins_over_ratelimited(
+    client: WikiClient, wiki: Wiki, sleeps: Sleeps, codes: tuple[str, ...]
+) -> None:
+    """Whatever the order of the errors, the refusal is raised at once, never backed off."""
+    wiki.rollback.side_effect = [denied_and_ratelimited(*codes)]
+    with pytest.raises(PermissionDeniedError) as caught:
+        await client.rollback("Sandbox", "Vandal", summary=None)
+    assert caught.value.code == "permissiondenied"
+    assert wiki.rollback.call_count == 1
+    assert sleeps.delays == []
 
 
 async def test_reads_retry_5xx_and_429_with_jitter(
