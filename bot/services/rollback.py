@@ -27,6 +27,11 @@ from bot.wiki.results import PreviewProblem, RollbackPreview, RollbackResult
 log = logging.getLogger(__name__)
 
 _MAX_SUMMARY_INPUT = 1000
+# How far before the confirmation to look for this request's rollback in the page history.
+# MediaWiki stamps revisions in whole seconds by its own clock: a rollback sent 0.2 s after
+# `confirmed_at` is usually stamped *before* it (same second, truncated), and more so if the
+# wiki's clock is behind ours. The same margin the wiki client uses after an ambiguous failure.
+_HISTORY_LOOK_BACK = timedelta(seconds=60)
 
 
 class RollbackWiki(Protocol):
@@ -323,9 +328,8 @@ class RollbackService:
         async with self._sessions() as session:
             running = await audit.running_requests(session)
         for row in running:
-            since = row.confirmed_at or row.created_at
             try:
-                found = await self._wiki.find_rollback(row.page_title, row.target_user, since=since)
+                found = await self._find_own_rollback(row)
             except WikiError as exc:
                 log.warning("could not reconcile request %s: %s", row.id, exc)
                 continue  # stays running; the next start tries again
@@ -452,9 +456,8 @@ class RollbackService:
         """The wiki did not answer clearly; the page history says whether it acted."""
         if not exc.ambiguous:
             return await self._fail(_id(row), *_error_fields(exc))
-        since = row.confirmed_at or row.created_at
         try:
-            found = await self._wiki.find_rollback(row.page_title, row.target_user, since=since)
+            found = await self._find_own_rollback(row)
         except WikiError as check_exc:
             return await self._fail(
                 _id(row),
@@ -465,6 +468,17 @@ class RollbackService:
         if found is not None:
             return await self._succeed(_id(row), found)
         return await self._fail(_id(row), *_error_fields(exc))
+
+    async def _find_own_rollback(self, row: RollbackRequest) -> RollbackResult | None:
+        """This request's rollback in the page history, if the wiki made it."""
+        since = (row.confirmed_at or row.created_at) - _HISTORY_LOOK_BACK
+        found = await self._wiki.find_rollback(row.page_title, row.target_user, since=since)
+        # The look-back may reach an earlier rollback of the same user by this bot (reverted,
+        # then vandalised again). This request's rollback was made on top of the revision the
+        # preview showed, so its revid is greater than `top_revid`; an earlier one's is smaller.
+        if found is not None and row.top_revid is not None and found.revid <= row.top_revid:
+            return None
+        return found
 
     async def _default_summary(self) -> str:
         try:

@@ -131,7 +131,6 @@ async def test_postgres_down_at_claim_sends_nothing(
         assert row.status is RollbackStatus.PENDING
 
 
-@pytest.mark.xfail(reason="reconcile compares whole-second wiki timestamps to confirmed_at")
 async def test_database_lost_after_the_wiki_acted_is_settled_by_reconcile(
     wiki: devwiki.RunningWiki,
     proxy: FaultProxy,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RollbackStatus, utcnow
@@ -30,9 +29,6 @@ def _client(wiki: devwiki.RunningWiki):
     )
 
 
-@pytest.mark.xfail(
-    strict=True, reason="reconcile compares whole-second wiki timestamps to confirmed_at"
-)
 async def test_rollback_stamped_before_the_confirmation_is_found(
     wiki: devwiki.RunningWiki, sqlite_session_factory: async_sessionmaker[AsyncSession]
 ) -> None:

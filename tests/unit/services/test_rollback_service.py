@@ -510,4 +510,6 @@ async def test_reconcile_settles_rows_a_crash_left_running(session_factory: Sess
     # The wiki could not be asked: the row stays running for the next start to settle.
     assert (await stored(session_factory, unknown.id)).status == RollbackStatus.RUNNING
     assert (await stored(session_factory, stale_prompt.id)).status == RollbackStatus.EXPIRED
-    assert all(call[2] == clock.now - timedelta(seconds=500) for call in wiki.find_calls)
+    # Looked up from a minute before the confirmation: wiki timestamps are whole seconds.
+    confirmed_at = clock.now - timedelta(seconds=500)
+    assert all(call[2] == confirmed_at - timedelta(seconds=60) for call in wiki.find_calls)
