@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RollbackStatus, utcnow
 from bot.services.rollback import Claimed
+from bot.wiki.client import WikiClient
 from tests.faults.checks import assert_rolled_back_once, bot_rollbacks
 from tests.faults.support import MODERATOR, make_client, make_service, ready_request
 from tests.integration.conftest import devwiki
 
 
-def _client(wiki: devwiki.RunningWiki):
+def _client(wiki: devwiki.RunningWiki) -> WikiClient:
     return make_client(
         wiki.api_url,
         username=wiki.rollbot_login.username,

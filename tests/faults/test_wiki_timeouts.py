@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RollbackStatus
 from bot.services.rollback import Claimed, Refused, Succeeded
+from bot.wiki.client import WikiClient
 from tests.faults.checks import assert_rolled_back_once, assert_untouched
 from tests.faults.proxy import Fault, FaultProxy
 from tests.faults.support import MODERATOR, Sleeps, make_client, make_service, ready_request
@@ -22,7 +23,9 @@ from tests.integration.conftest import devwiki
 CLIENT_TIMEOUT = 0.5
 
 
-def _client(wiki: devwiki.RunningWiki, proxy: FaultProxy, sleeps: Sleeps, attempts: int = 4):
+def _client(
+    wiki: devwiki.RunningWiki, proxy: FaultProxy, sleeps: Sleeps, attempts: int = 4
+) -> WikiClient:
     return make_client(
         proxy.api_url,
         username=wiki.rollbot_login.username,
