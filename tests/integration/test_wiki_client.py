@@ -8,7 +8,9 @@ not only what the client returned. What MediaWiki 1.39 answered, case by case:
     the user is the only author       onlyauthor      (message key `cantrollback`)
     missing page                      missingtitle    (Special:… pages too)
     invalid or interwiki title        invalidtitle
-    fully protected page              protectedpage
+    fully protected page              protectedpage   (checked before the history; protecting
+                                                       also saves a null revision by the admin)
+    restored revision's text hidden   notvisiblerev   (the preview cannot see it coming)
     no `rollback` right or grant      permissiondenied
     no right *and* rate-limited       permissiondenied, ratelimited  (errors[] in that order)
     undefined tag                     badtags         (a defined tag passes but is not applied)
@@ -29,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import devwiki
+import httpx
 import pytest
 from pydantic import SecretStr
 
@@ -40,6 +43,7 @@ from bot.wiki.errors import (
     BadTagsError,
     InvalidTitleError,
     MissingTitleError,
+    NotVisibleRevError,
     OnlyAuthorError,
     PermissionDeniedError,
     ProtectedPageError,
@@ -474,6 +478,58 @@ async def test_defined_tag_is_accepted_but_not_applied_by_mediawiki_1_39(
     newest = assert_rolled_back_once(wiki, page, result)
     assert ROLLBACK_TAG in newest.tags
     assert "rollbot" not in newest.tags
+
+
+async def test_anonymous_ip_vandal(wiki: devwiki.RunningWiki, client: WikiClient) -> None:
+    """IP edits are rolled back by the IP as user name (MediaWiki's canonical form)."""
+    good = wiki.edit("Sandbox", "Good.", user="Editor")
+    anonymous = wiki.client()  # logged out: edits are attributed to 127.0.0.1
+    devwiki.api_post(
+        anonymous,
+        wiki.api_url,
+        {"action": "edit", "title": "Sandbox", "text": "IP SPAM", "token": "+\\"},
+    )
+    top = wiki.revisions("Sandbox")[0]
+    assert top.user == "127.0.0.1"
+
+    preview = await client.preview("Sandbox", "127.000.000.001")
+    result = await client.rollback("Sandbox", "127.0.0.001", summary=None)
+
+    assert (preview.problem, preview.edits_to_revert, preview.target_user) == (None, 1, "127.0.0.1")
+    newest = wiki.revisions("Sandbox")[0]
+    assert (newest.revid, newest.parentid, newest.content) == (result.revid, top.revid, "Good.")
+    assert result.last_revid == good
+
+
+async def test_restored_revision_hidden_is_notvisiblerev(
+    wiki: devwiki.RunningWiki, client: WikiClient
+) -> None:
+    """The text of the revision rollback would restore is revision-deleted: the preview (which
+    cannot see text) offers it, the wiki refuses with `notvisiblerev`."""
+    page = wiki.make_vandalised_page("Sandbox", "Good.", vandal_edits=1)
+    # Admin (sysop) lacks `deleterevision` on the dev wiki; the `suppress` group has it.
+    wiki.maintenance("createAndPromote", "--force", "--custom-groups=suppress", wiki.admin.name)
+    admin = httpx.Client(headers={"User-Agent": wiki.user_agent}, timeout=30)
+    with admin:
+        devwiki.api_login(admin, wiki.api_url, wiki.admin.name, wiki.admin.password)
+        devwiki.api_post(
+            admin,
+            wiki.api_url,
+            {
+                "action": "revisiondelete",
+                "type": "revision",
+                "ids": str(page.good_revid),
+                "hide": "content",
+                "token": devwiki.api_token(admin, wiki.api_url, "csrf"),
+            },
+        )
+
+    assert (await client.preview("Sandbox", "Vandal")).problem is None
+    with pytest.raises(NotVisibleRevError) as caught:
+        await client.rollback("Sandbox", "Vandal", summary=None)
+
+    assert caught.value.code == "notvisiblerev"
+    assert_untouched(wiki, page)
 
 
 # ---- markbot -----------------------------------------------------------------------------------
