@@ -10,6 +10,19 @@ _DOLLAR = "&#36;"
 _ELLIPSIS = "…"
 
 
+def _worst_case_args(restored_user: str | None, target_user: str) -> dict[str, str]:
+    """What RollbackPage substitutes: $1/$2 are names we know; $3/$5 revision ids and $4/$6
+    timestamps in the wiki's language, budgeted generously."""
+    return {
+        "$1": restored_user or "",
+        "$2": target_user,
+        "$3": "9" * 12,
+        "$4": "x" * 40,
+        "$5": "9" * 12,
+        "$6": "x" * 40,
+    }
+
+
 def escape_dollars(text: str) -> str:
     return text.replace("$", _DOLLAR)
 
@@ -34,7 +47,9 @@ def build_summary(
     tail = " " + attribution(requester_name)
     text = (moderator_text or "").strip()
     if not text:
-        expanded = default_message.replace("$1", restored_user or "").replace("$2", target_user)
+        expanded = default_message
+        for placeholder, value in _worst_case_args(restored_user, target_user).items():
+            expanded = expanded.replace(placeholder, value)
         if len(expanded) + len(tail) <= SUMMARY_LIMIT:
             return default_message.strip() + tail
         # A very long default (a customised MediaWiki:Revertpage) leaves no room: keep the record.
