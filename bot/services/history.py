@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import history
 from bot.db.history import Count, Cursor, SearchFilters, SearchPage, Stats
 from bot.db.models import RollbackRequest, RollbackStatus, utcnow
-from bot.wiki.names import normalize_title, normalize_username
+from bot.wiki.names import capitalized_title, normalize_username
 
 WHEN_HELP = (
     "Use a date (`2026-11-01`), a date and time in UTC (`2026-11-01T14:30`), "
@@ -59,12 +59,6 @@ def parse_when(text: str, *, now: datetime, bound: Literal["since", "until"]) ->
     return moment.astimezone(UTC)
 
 
-def _page_title(text: str) -> str:
-    # The wiki stores titles with a capital first letter ($wgCapitalLinks, the default).
-    title = normalize_title(text)
-    return title[:1].upper() + title[1:]
-
-
 def build_filters(
     *,
     guild_id: int,
@@ -82,7 +76,7 @@ def build_filters(
     except ValueError as exc:
         raise FilterError(f"`user`: {exc}") from None
     try:
-        title = _page_title(page) if page and page.strip() else None
+        title = capitalized_title(page) if page and page.strip() else None
     except ValueError as exc:
         raise FilterError(f"`page`: {exc}") from None
     try:

@@ -21,7 +21,7 @@ from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 from bot.services.authz import RolePolicy, holds_any
 from bot.services.summary import build_summary
 from bot.wiki.errors import WikiAPIError, WikiError, WikiTransportError
-from bot.wiki.names import normalize_title, normalize_username
+from bot.wiki.names import capitalized_title, normalize_title, normalize_username
 from bot.wiki.results import PreviewProblem, RollbackPreview, RollbackResult
 
 log = logging.getLogger(__name__)
@@ -394,8 +394,10 @@ class RollbackService:
             requester_id=actor.user_id,
             requester_name=actor.display_name[:100],
             wiki_api_url=self._wiki.api_url,
-            page_title=page.strip()[:512],
-            target_user=user.strip()[:255],
+            # Normalised now, so that even rows that never reach the wiki (denied, invalid)
+            # are found by a search for the name; the wiki's own spelling replaces it later.
+            page_title=_best_effort(capitalized_title, page)[:512],
+            target_user=_best_effort(normalize_username, user)[:255],
             summary=(summary.strip()[:_MAX_SUMMARY_INPUT] or None) if summary else None,
             markbot=markbot,
             status=RollbackStatus.PENDING,
@@ -529,6 +531,13 @@ class RollbackService:
         )
         log.info("request %s failed: %s", request_id, code)
         return Refused(row, code, message)
+
+
+def _best_effort(normalize: Callable[[str], str], text: str) -> str:
+    try:
+        return normalize(text)
+    except ValueError:
+        return text.strip()  # kept as typed; the request fails on it with a clear message
 
 
 def _id(row: RollbackRequest) -> int:

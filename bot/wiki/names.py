@@ -83,3 +83,10 @@ def normalize_title(title: str) -> str:
     if not text:
         raise ValueError("Please give a page title.")
     return text
+
+
+def capitalized_title(title: str) -> str:
+    """`normalize_title` plus the capital first letter the wiki stores ($wgCapitalLinks, the
+    default), so what a moderator typed matches what the wiki returns."""
+    text = normalize_title(title)
+    return text[:1].upper() + text[1:]

@@ -86,7 +86,7 @@ async def test_member_without_role_is_denied_without_touching_the_wiki(
     service = make_service(session_factory, wiki)
 
     outcome = await service.request(
-        NOBODY, page="Main Page", user="Vandal", summary=None, markbot=False
+        NOBODY, page="main_page", user="vandal_x", summary=None, markbot=False
     )
 
     assert isinstance(outcome, Denied)
@@ -94,6 +94,8 @@ async def test_member_without_role_is_denied_without_touching_the_wiki(
     row = await stored(session_factory, outcome.request.id)
     assert row.status == RollbackStatus.DENIED
     assert row.requester_id == NOBODY.user_id
+    # Stored as the wiki spells them, so a log search for "Vandal x" finds the denial too.
+    assert (row.page_title, row.target_user) == ("Main page", "Vandal x")
     assert wiki.preview_calls == []
 
 
