@@ -550,10 +550,7 @@ def _error_fields(exc: WikiError) -> tuple[str, str]:
     if isinstance(exc, WikiAPIError):
         return exc.code, exc.info
     if isinstance(exc, WikiTransportError):
-        # The client names the httpx exception ("lost the connection to the wiki (ReadTimeout)");
-        # "timed out" is kept for other wordings.
-        text = str(exc).lower()
-        return "timeout" if "timeout" in text or "timed out" in text else "transport", str(exc)
+        return "timeout" if exc.timed_out else "transport", str(exc)
     return "wikierror", str(exc)
 
 

@@ -253,12 +253,16 @@ class WikiClient:
             ) as exc:
                 # Nothing reached the wiki, so re-sending is safe even for a write.
                 raise WikiTransportError(
-                    f"could not reach the wiki ({type(exc).__name__})", ambiguous=False
+                    f"could not reach the wiki ({type(exc).__name__})",
+                    ambiguous=False,
+                    timed_out=isinstance(exc, httpx.TimeoutException),
                 ) from exc
             except httpx.TransportError as exc:
                 # Read/write timeouts, resets, protocol errors: the wiki may have acted.
                 raise WikiTransportError(
-                    f"lost the connection to the wiki ({type(exc).__name__})", ambiguous=True
+                    f"lost the connection to the wiki ({type(exc).__name__})",
+                    ambiguous=True,
+                    timed_out=isinstance(exc, httpx.TimeoutException),
                 ) from exc
         return self._parse_response(response)
 

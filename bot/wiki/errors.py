@@ -164,9 +164,11 @@ class WikiTransportError(WikiError):
         ambiguous: bool,
         status_code: int | None = None,
         retry_after: float | None = None,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message)
         self.ambiguous = ambiguous
+        self.timed_out = timed_out  # the wiki did not answer in time (vs. refused/broken)
         self.status_code = status_code
         self.retry_after = retry_after
 

@@ -373,7 +373,8 @@ async def test_ambiguous_timeout_that_did_apply_is_recorded_as_success(
         title="Main Page", pageid=7, summary="s", revid=99, old_revid=12, last_revid=10
     )
     wiki = FakeWiki(
-        rollbacks=[WikiTransportError("read timed out", ambiguous=True)], found=[applied]
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True, timed_out=True)],
+        found=[applied],
     )
     service = make_service(session_factory, wiki)
     request = await ready(service)
@@ -391,7 +392,10 @@ async def test_ambiguous_timeout_that_did_apply_is_recorded_as_success(
 async def test_ambiguous_timeout_that_did_not_apply_fails_truthfully(
     session_factory: Sessions,
 ) -> None:
-    wiki = FakeWiki(rollbacks=[WikiTransportError("read timed out", ambiguous=True)], found=[None])
+    wiki = FakeWiki(
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True, timed_out=True)],
+        found=[None],
+    )
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
@@ -408,7 +412,7 @@ async def test_ambiguous_timeout_with_unreadable_history_says_unverified(
     session_factory: Sessions,
 ) -> None:
     wiki = FakeWiki(
-        rollbacks=[WikiTransportError("read timed out", ambiguous=True)],
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True, timed_out=True)],
         found=[WikiTransportError("connection refused", ambiguous=False)],
     )
     service = make_service(session_factory, wiki)

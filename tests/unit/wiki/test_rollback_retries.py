@@ -204,8 +204,26 @@ async def test_connect_timeout_is_not_ambiguous(client: WikiClient, wiki: Wiki) 
     with pytest.raises(WikiTransportError) as caught:
         await client.rollback("Sandbox", "Vandal", summary=None)
     assert caught.value.ambiguous is False
+    assert caught.value.timed_out is True  # the audit row says "timeout", not "transport"
     assert wiki.rollback.call_count == 4
     assert wiki.history.call_count == 0
+
+
+@pytest.mark.parametrize(
+    ("failure", "timed_out"),
+    [
+        (httpx.ReadTimeout("timed out"), True),
+        (httpx.ConnectError("connection refused"), False),
+        (httpx.RemoteProtocolError("peer closed connection"), False),
+    ],
+)
+async def test_transport_errors_say_whether_the_wiki_timed_out(
+    client: WikiClient, wiki: Wiki, failure: Exception, timed_out: bool
+) -> None:
+    wiki.history.side_effect = [failure] * 4
+    with pytest.raises(WikiTransportError) as caught:
+        await client.preview("Sandbox", "Vandal")
+    assert caught.value.timed_out is timed_out
 
 
 async def test_read_timeout_then_history_shows_rollback_applied(
