@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -46,6 +47,9 @@ log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction["RollBot"]
 
+# A rollback takes seconds, a few minutes with wiki back-off; a `running` row no task here owns
+# after this long was abandoned (its result could not be written) and is settled from history.
+STUCK_AFTER = timedelta(minutes=15)
 EXPIRED_TEXT = "This request expired. Run /rollback again."
 UNKNOWN_TEXT = "This request is no longer known to the bot. Run /rollback again."
 _NOT_PENDING_TEXT: dict[RollbackStatus, str] = {
@@ -269,6 +273,8 @@ class RollbackCog(commands.Cog):
     async def sweep(self) -> list[RollbackRequest]:
         """Expire timed-out prompts: end the row, grey out the prompt, post to the log."""
         expired = await self.service.expire_due()
+        for request in await self.service.settle_stuck(older_than=STUCK_AFTER):
+            await self.log_poster.post(request)
         for request in expired:
             interaction = self._prompts.pop(_id(request), None)
             if interaction is not None:

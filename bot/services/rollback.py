@@ -171,6 +171,8 @@ class RollbackService:
         self._roles = roles
         self._confirm_timeout = confirm_timeout
         self._clock = clock
+        # Requests this process is carrying out now; `settle_stuck` must leave them alone.
+        self._in_flight: set[int] = set()
 
     # ---- /rollback ----------------------------------------------------------------------
 
@@ -259,8 +261,14 @@ class RollbackService:
 
     async def execute(self, claimed: Claimed) -> ExecuteOutcome:
         """Carry out a claimed request: re-check the page, roll back, record the result."""
-        row = claimed.request
-        request_id = _id(row)
+        request_id = _id(claimed.request)
+        self._in_flight.add(request_id)
+        try:
+            return await self._execute(claimed.request, request_id)
+        finally:
+            self._in_flight.discard(request_id)
+
+    async def _execute(self, row: RollbackRequest, request_id: int) -> ExecuteOutcome:
         try:
             fresh = await self._wiki.preview(row.page_title, row.target_user)
         except WikiError as exc:
@@ -319,31 +327,46 @@ class RollbackService:
         return expired
 
     async def reconcile(self) -> list[RollbackRequest]:
-        """At start-up: settle rows a crash left `running`, and expire stale prompts.
-
-        A `running` row means the bot may or may not have sent the rollback; the page history
-        decides (did this bot's account roll back that user after the confirmation?).
-        """
-        settled: list[RollbackRequest] = []
+        """At start-up: settle rows a crash left `running`, and expire stale prompts."""
         async with self._sessions() as session:
             running = await audit.running_requests(session)
-        for row in running:
+        settled = await self._settle_running(running)
+        settled.extend(await self.expire_due())
+        return settled
+
+    async def settle_stuck(self, *, older_than: timedelta) -> list[RollbackRequest]:
+        """While running: settle `running` rows no task here is carrying out any more (the
+        database failed as the result was written), once they are clearly abandoned."""
+        cutoff = self._clock() - older_than
+        async with self._sessions() as session:
+            running = await audit.running_requests(session)
+        stuck = [
+            row
+            for row in running
+            if row.id not in self._in_flight and (row.confirmed_at or row.created_at) < cutoff
+        ]
+        return await self._settle_running(stuck)
+
+    async def _settle_running(self, rows: list[RollbackRequest]) -> list[RollbackRequest]:
+        """A `running` row means the rollback may or may not have been sent; the page history
+        decides (did this bot's account roll back that user after the confirmation?)."""
+        settled: list[RollbackRequest] = []
+        for row in rows:
             try:
                 found = await self._find_own_rollback(row)
             except WikiError as exc:
-                log.warning("could not reconcile request %s: %s", row.id, exc)
-                continue  # stays running; the next start tries again
+                log.warning("could not settle request %s yet: %s", row.id, exc)
+                continue  # stays running; the next attempt tries again
             if found is not None:
                 settled.append((await self._succeed(_id(row), found)).request)
             else:
                 refused = await self._fail(
                     _id(row),
                     "interrupted",
-                    "The bot stopped while this rollback was in progress and the page history "
-                    "shows no rollback by the bot; it was not applied.",
+                    "The bot was interrupted while this rollback was in progress and the page "
+                    "history shows no rollback by the bot; it was not applied.",
                 )
                 settled.append(refused.request)
-        settled.extend(await self.expire_due())
         return settled
 
     async def record_prompt_message(self, request_id: int, message_id: int) -> None:

@@ -33,8 +33,8 @@ _SENTENCES: dict[str, str] = {
     "transport": "The wiki could not be reached or gave a broken answer; nothing was applied.",
     "unverified": "The wiki did not answer and the bot could not check whether the rollback "
     "happened; look at the page history before trying again.",
-    "interrupted": "The bot stopped while this rollback was in progress; the page history shows it "
-    "was not applied.",
+    "interrupted": "The bot was interrupted while this rollback was in progress; the page history "
+    "shows it was not applied.",
     "missingrole": "You need one of the rollback roles to do this.",
     "internal": "Something went wrong inside the bot; the request was recorded as failed.",
 }

@@ -519,3 +519,39 @@ async def test_reconcile_settles_rows_a_crash_left_running(session_factory: Sess
     # Looked up from a minute before the confirmation: wiki timestamps are whole seconds.
     confirmed_at = clock.now - timedelta(seconds=500)
     assert all(call[2] == confirmed_at - timedelta(seconds=60) for call in wiki.find_calls)
+
+
+async def test_settle_stuck_leaves_in_flight_and_recent_rows_alone(
+    session_factory: Sessions,
+) -> None:
+    clock = Clock()
+    gate = asyncio.Event()
+    applied = RollbackResult(
+        title="Main Page", pageid=7, summary="s", revid=60, old_revid=12, last_revid=10
+    )
+    wiki = FakeWiki(found=[applied])
+    service = make_service(session_factory, wiki, clock)
+    abandoned, busy = [await ready(service) for _ in range(2)]
+    for request in (abandoned, busy):
+        assert isinstance(await service.claim(request.id or 0, MOD), Claimed)
+    clock.advance(20 * 60)
+    recent = await ready(service)  # confirmed just now: may still be under way elsewhere
+    assert isinstance(await service.claim(recent.id or 0, MOD), Claimed)
+    # `busy` is being carried out by this process right now (its rollback call hangs).
+    wiki.rollback_gate = gate
+    busy_claim = Claimed(await stored(session_factory, busy.id))
+    running = asyncio.create_task(service.execute(busy_claim))
+    async with asyncio.timeout(5):
+        while not wiki.rollback_calls:  # noqa: ASYNC110 - the fake has no hook to wait on
+            await asyncio.sleep(0.001)
+
+    settled = await service.settle_stuck(older_than=timedelta(minutes=15))
+
+    assert [r.id for r in settled] == [abandoned.id]
+    row = await stored(session_factory, abandoned.id)
+    assert (row.status, row.revid) == (RollbackStatus.SUCCEEDED, 60)
+    assert (await stored(session_factory, busy.id)).status == RollbackStatus.RUNNING
+    assert (await stored(session_factory, recent.id)).status == RollbackStatus.RUNNING
+    gate.set()
+    assert isinstance(await running, Succeeded)
+    assert await service.settle_stuck(older_than=timedelta(minutes=15)) == []
