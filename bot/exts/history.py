@@ -41,6 +41,15 @@ STATUS_CHOICES = [
     app_commands.Choice(name=status.value, value=status.value) for status in RollbackStatus
 ]
 _WHEN_HINT = "2026-11-01, 2026-11-01T14:30 (UTC), or a time ago: 30m, 24h, 7d, 2w"
+# search and export take the same filter options.
+_FILTER_DESCRIPTIONS = {
+    "user": "Wiki user whose edits were to be reverted (name or IP)",
+    "page": "Wiki page title",
+    "moderator": "Discord member who asked for the rollback",
+    "status": "Outcome",
+    "since": f"From: {_WHEN_HINT}",
+    "until": f"Until: {_WHEN_HINT}",
+}
 
 
 @dataclass
@@ -111,17 +120,38 @@ class HistoryCog(
             until=until,
         )
 
+    async def _checked_filters(
+        self,
+        interaction: Interaction,
+        *,
+        user: str | None,
+        page: str | None,
+        moderator: discord.User | None,
+        status: app_commands.Choice[str] | None,
+        since: str | None,
+        until: str | None,
+    ) -> SearchFilters | None:
+        """The filters, or None once the member has been told why not (not allowed, bad input)."""
+        if not await self._refuse_unless_allowed(interaction):
+            return None
+        try:
+            return self._filters(
+                interaction,
+                user=user,
+                page=page,
+                moderator=moderator,
+                status=status,
+                since=since,
+                until=until,
+            )
+        except FilterError as exc:
+            await send_ephemeral(interaction, str(exc))
+            return None
+
     # ---- /rollback-log search --------------------------------------------------------------------
 
     @app_commands.command(name="search", description="Find rollback requests, newest first")
-    @app_commands.describe(
-        user="Wiki user whose edits were to be reverted (name or IP)",
-        page="Wiki page title",
-        moderator="Discord member who asked for the rollback",
-        status="Outcome",
-        since=f"From: {_WHEN_HINT}",
-        until=f"Until: {_WHEN_HINT}",
-    )
+    @app_commands.describe(**_FILTER_DESCRIPTIONS)
     @app_commands.choices(status=STATUS_CHOICES)
     async def search(  # noqa: PLR0917 (each parameter is a slash-command option)
         self,
@@ -133,20 +163,16 @@ class HistoryCog(
         since: app_commands.Range[str, 1, 40] | None = None,
         until: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
-        if not await self._refuse_unless_allowed(interaction):
-            return
-        try:
-            filters = self._filters(
-                interaction,
-                user=user,
-                page=page,
-                moderator=moderator,
-                status=status,
-                since=since,
-                until=until,
-            )
-        except FilterError as exc:
-            await send_ephemeral(interaction, str(exc))
+        filters = await self._checked_filters(
+            interaction,
+            user=user,
+            page=page,
+            moderator=moderator,
+            status=status,
+            since=since,
+            until=until,
+        )
+        if filters is None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.history.search(filters)
@@ -223,14 +249,7 @@ class HistoryCog(
     # ---- /rollback-log export ----------------------------------------------------------------
 
     @app_commands.command(name="export", description="Download matching requests as a CSV file")
-    @app_commands.describe(
-        user="Wiki user whose edits were to be reverted (name or IP)",
-        page="Wiki page title",
-        moderator="Discord member who asked for the rollback",
-        status="Outcome",
-        since=f"From: {_WHEN_HINT}",
-        until=f"Until: {_WHEN_HINT}",
-    )
+    @app_commands.describe(**_FILTER_DESCRIPTIONS)
     @app_commands.choices(status=STATUS_CHOICES)
     async def export(  # noqa: PLR0917 (each parameter is a slash-command option)
         self,
@@ -242,20 +261,16 @@ class HistoryCog(
         since: app_commands.Range[str, 1, 40] | None = None,
         until: app_commands.Range[str, 1, 40] | None = None,
     ) -> None:
-        if not await self._refuse_unless_allowed(interaction):
-            return
-        try:
-            filters = self._filters(
-                interaction,
-                user=user,
-                page=page,
-                moderator=moderator,
-                status=status,
-                since=since,
-                until=until,
-            )
-        except FilterError as exc:
-            await send_ephemeral(interaction, str(exc))
+        filters = await self._checked_filters(
+            interaction,
+            user=user,
+            page=page,
+            moderator=moderator,
+            status=status,
+            since=since,
+            until=until,
+        )
+        if filters is None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         # The interaction says how big an attachment this guild accepts; stay under both.
