@@ -22,9 +22,29 @@ depends_on: str | Sequence[str] | None = None
 
 _SEARCH_INDEXES: dict[str, list[str]] = {
     "ix_rollback_request_guild_recent": ["guild_id", "created_at", "id"],
-    "ix_rollback_request_guild_target_recent": ["guild_id", "target_user", "created_at", "id"],
-    "ix_rollback_request_guild_page_recent": ["guild_id", "page_title", "created_at", "id"],
-    "ix_rollback_request_guild_requester_recent": ["guild_id", "requester_id", "created_at", "id"],
+    # The trailing status lets "this user/page/moderator AND this status" be counted and
+    # filtered from the index alone (covering on SQLite, index-only on PostgreSQL).
+    "ix_rollback_request_guild_target_recent": [
+        "guild_id",
+        "target_user",
+        "created_at",
+        "id",
+        "status",
+    ],
+    "ix_rollback_request_guild_page_recent": [
+        "guild_id",
+        "page_title",
+        "created_at",
+        "id",
+        "status",
+    ],
+    "ix_rollback_request_guild_requester_recent": [
+        "guild_id",
+        "requester_id",
+        "created_at",
+        "id",
+        "status",
+    ],
     "ix_rollback_request_guild_status_recent": ["guild_id", "status", "created_at", "id"],
 }
 

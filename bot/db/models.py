@@ -95,18 +95,19 @@ class RollbackRequest(SQLModel, table=True):
     # (created_at, id), lets every such page be an index range scan of 11 entries, however deep.
     __table_args__ = (
         sa.Index("ix_rollback_request_guild_recent", "guild_id", "created_at", "id"),
+        # A trailing status: "user/page/moderator AND status" is checked (and counted) from
+        # the index alone, without reading each row.
         sa.Index(
-            "ix_rollback_request_guild_target_recent", "guild_id", "target_user", "created_at", "id"
+            "ix_rollback_request_guild_target_recent",
+            *("guild_id", "target_user", "created_at", "id", "status"),
         ),
         sa.Index(
-            "ix_rollback_request_guild_page_recent", "guild_id", "page_title", "created_at", "id"
+            "ix_rollback_request_guild_page_recent",
+            *("guild_id", "page_title", "created_at", "id", "status"),
         ),
         sa.Index(
             "ix_rollback_request_guild_requester_recent",
-            "guild_id",
-            "requester_id",
-            "created_at",
-            "id",
+            *("guild_id", "requester_id", "created_at", "id", "status"),
         ),
         sa.Index(
             "ix_rollback_request_guild_status_recent", "guild_id", "status", "created_at", "id"
