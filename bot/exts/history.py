@@ -98,28 +98,6 @@ class HistoryCog(
             return False
         return True
 
-    def _filters(
-        self,
-        interaction: Interaction,
-        *,
-        user: str | None,
-        page: str | None,
-        moderator: discord.abc.User | None,
-        status: app_commands.Choice[str] | None,
-        since: str | None,
-        until: str | None,
-    ) -> SearchFilters:
-        return build_filters(
-            guild_id=interaction.guild_id or 0,
-            now=self.history.now(),
-            user=user,
-            page=page,
-            moderator_id=moderator.id if moderator is not None else None,
-            status=status.value if status is not None else None,
-            since=since,
-            until=until,
-        )
-
     async def _checked_filters(
         self,
         interaction: Interaction,
@@ -135,12 +113,13 @@ class HistoryCog(
         if not await self._refuse_unless_allowed(interaction):
             return None
         try:
-            return self._filters(
-                interaction,
+            return build_filters(
+                guild_id=interaction.guild_id or 0,
+                now=self.history.now(),
                 user=user,
                 page=page,
-                moderator=moderator,
-                status=status,
+                moderator_id=moderator.id if moderator is not None else None,
+                status=status.value if status is not None else None,
                 since=since,
                 until=until,
             )

@@ -76,6 +76,13 @@ async def ready(service: RollbackService, actor: Actor = MOD, **kw: object) -> R
     return outcome.request
 
 
+async def confirm(service: RollbackService, request: RollbackRequest) -> object:
+    """The requester clicks Confirm: win the claim, then carry it out."""
+    claim = await service.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed), claim
+    return await service.execute(claim)
+
+
 # ---- /rollback ---------------------------------------------------------------------------------
 
 
@@ -308,9 +315,7 @@ async def test_stale_preview_is_shown_again_instead_of_rolling_back(
     request = await ready(service)
     clock.advance(60)
 
-    claim = await service.claim(request.id or 0, MOD)
-    assert isinstance(claim, Claimed)
-    outcome = await service.execute(claim)
+    outcome = await confirm(service, request)
 
     assert isinstance(outcome, Stale)
     assert wiki.rollback_calls == []
@@ -330,9 +335,7 @@ async def test_page_changed_so_rollback_is_no_longer_possible(session_factory: S
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
-    claim = await service.claim(request.id or 0, MOD)
-    assert isinstance(claim, Claimed)
-    outcome = await service.execute(claim)
+    outcome = await confirm(service, request)
 
     assert isinstance(outcome, Refused)
     assert outcome.code == "notlasteditor"
@@ -355,9 +358,7 @@ async def test_wiki_refusal_ends_the_row_failed_with_its_code(
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
-    claim = await service.claim(request.id or 0, MOD)
-    assert isinstance(claim, Claimed)
-    outcome = await service.execute(claim)
+    outcome = await confirm(service, request)
 
     assert isinstance(outcome, Refused)
     row = await stored(session_factory, request.id)
@@ -379,9 +380,7 @@ async def test_ambiguous_timeout_that_did_apply_is_recorded_as_success(
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
-    claim = await service.claim(request.id or 0, MOD)
-    assert isinstance(claim, Claimed)
-    outcome = await service.execute(claim)
+    outcome = await confirm(service, request)
 
     assert isinstance(outcome, Succeeded)
     row = await stored(session_factory, request.id)
@@ -399,9 +398,7 @@ async def test_ambiguous_timeout_that_did_not_apply_fails_truthfully(
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
-    claim = await service.claim(request.id or 0, MOD)
-    assert isinstance(claim, Claimed)
-    outcome = await service.execute(claim)
+    outcome = await confirm(service, request)
 
     assert isinstance(outcome, Refused)
     assert outcome.code == "timeout"
@@ -418,9 +415,7 @@ async def test_ambiguous_timeout_with_unreadable_history_says_unverified(
     service = make_service(session_factory, wiki)
     request = await ready(service)
 
-    claim = await service.claim(request.id or 0, MOD)
-    assert isinstance(claim, Claimed)
-    outcome = await service.execute(claim)
+    outcome = await confirm(service, request)
 
     assert isinstance(outcome, Refused)
     assert outcome.code == "unverified"
