@@ -112,6 +112,8 @@ class RollbackRequest(SQLModel, table=True):
         sa.Index(
             "ix_rollback_request_guild_status_recent", "guild_id", "status", "created_at", "id"
         ),
+        # The outbox sweep: rows waiting to be posted, by when they are due.
+        sa.Index("ix_rollback_request_log_due", "log_state", "log_next_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -157,6 +159,32 @@ class RollbackRequest(SQLModel, table=True):
     prompt_message_id: int | None = Field(default=None, sa_column=_big())
     log_message_id: int | None = Field(default=None, sa_column=_big())
     log_post_error: str | None = Field(default=None, max_length=500)
+
+    # The summary the wiki saved (its answer, or the rollback revision's comment).
+    result_summary: str | None = Field(default=None, max_length=1000)
+
+    # Which process carries out a `running` request, and until when that claim holds. The
+    # owner renews it while it works; only a lapsed lease may be settled by another process.
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+
+    # A `failed` row whose wiki answer was lost (timeout, unverified) is checked against the
+    # page history again at `recheck_at`; `recheck_count` bounds how often.
+    recheck_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime, index=True))
+    recheck_count: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+
+    # The log outbox: every terminal row is posted once to `log_channel_id` (the channel in
+    # force when it ended). `log_state` is NULL (nothing to post), `pending`, `posted`,
+    # `folded` (a denial counted into the member's next denial post) or `failed` (permanent).
+    log_channel_id: int | None = Field(default=None, sa_column=_big())
+    log_state: str | None = Field(default=None, max_length=16)
+    log_attempts: int = Field(
+        default=0, sa_column=sa.Column(sa.Integer, nullable=False, server_default="0")
+    )
+    log_next_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+    log_claim_until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
 
 
 class RoleIdSet(sa.types.TypeDecorator[frozenset[int]]):

@@ -30,6 +30,9 @@ EXPECTED_INDEXES = {
     "ix_rollback_request_guild_page_recent",
     "ix_rollback_request_guild_requester_recent",
     "ix_rollback_request_guild_status_recent",
+    # 0003: the settle re-check and the log outbox
+    "ix_rollback_request_recheck_at",
+    "ix_rollback_request_log_due",
 }
 
 
