@@ -21,9 +21,19 @@ from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 _COLUMNS: frozenset[str] = frozenset(sa.inspect(RollbackRequest).columns.keys())
 _NOT_UPDATABLE: frozenset[str] = frozenset({"id", "created_at", "status"})
 
+# `log_state` values (see RollbackRequest): a terminal row waits in the outbox as `pending`.
+LOG_PENDING = "pending"
+_TERMINAL_WORDS = frozenset(status.value for status in RollbackStatus if status.is_terminal)
+
 
 async def add_request(session: AsyncSession, request: RollbackRequest) -> RollbackRequest:
-    """Insert `request` and flush, so `request.id` is assigned; the caller commits."""
+    """Insert `request` and flush, so `request.id` is assigned; the caller commits.
+
+    A row inserted already terminal (a denial) enters the log outbox at once."""
+    terminal = request.status in _TERMINAL_WORDS  # a misspelt word fails at the flush
+    if terminal and request.log_state is None:
+        request.log_state = LOG_PENDING
+        request.log_next_at = request.updated_at
     session.add(request)
     await session.flush()
     return request
@@ -54,10 +64,18 @@ async def transition(
     allowed = [RollbackStatus(status) for status in from_statuses]
     if not allowed:
         raise ValueError("from_statuses must not be empty")
+    target = RollbackStatus(to)
+    columns = _updatable(values)
+    if target.is_terminal and "log_state" not in columns:
+        # Every outcome enters the log outbox in the same statement that ends the row, so a
+        # crash between the two cannot lose the post.
+        columns["log_state"] = LOG_PENDING
+        columns.setdefault("log_next_at", columns["updated_at"])
+        columns.setdefault("log_attempts", 0)
     statement = (
         sa.update(RollbackRequest)
         .where(col(RollbackRequest.id) == request_id, col(RollbackRequest.status).in_(allowed))
-        .values(status=RollbackStatus(to), **_updatable(values))
+        .values(status=target, **columns)
         # RETURNING tells us which row changed, on SQLite (3.35+) and PostgreSQL alike, and lets
         # the session refresh its copy of exactly that row ("fetch"), never a stale one.
         .returning(col(RollbackRequest.id))
