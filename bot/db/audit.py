@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from bot.db.lifecycle import check_move
 from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 
 # Columns a caller may set through `transition`/`update_request`. The id and creation time never
@@ -65,6 +66,7 @@ async def transition(
     if not allowed:
         raise ValueError("from_statuses must not be empty")
     target = RollbackStatus(to)
+    check_move(allowed, target)
     columns = _updatable(values)
     if target.is_terminal and "log_state" not in columns:
         # Every outcome enters the log outbox in the same statement that ends the row, so a
@@ -121,6 +123,129 @@ async def running_requests(session: AsyncSession) -> list[RollbackRequest]:
         .order_by(col(RollbackRequest.id))
     )
     return await _all(session, statement)
+
+
+async def renew_lease(
+    session: AsyncSession, request_id: int, *, owner: str, until: datetime, now: datetime
+) -> bool:
+    """Extend `owner`'s lease on a `running` row; False if the row is no longer its own."""
+    statement = (
+        sa.update(RollbackRequest)
+        .where(
+            col(RollbackRequest.id) == request_id,
+            col(RollbackRequest.status) == RollbackStatus.RUNNING,
+            col(RollbackRequest.lease_owner) == owner,
+        )
+        .values(lease_until=until, updated_at=now)
+        .returning(col(RollbackRequest.id))
+        .execution_options(synchronize_session="fetch")
+    )
+    return len((await session.execute(statement)).scalars().all()) == 1
+
+
+def _lapsed(now: datetime, legacy_cutoff: datetime) -> sa.ColumnElement[bool]:
+    # Rows claimed before leases existed (NULL) count as lapsed once clearly abandoned.
+    return sa.or_(
+        col(RollbackRequest.lease_until) < now,
+        sa.and_(
+            col(RollbackRequest.lease_until).is_(None),
+            sa.func.coalesce(col(RollbackRequest.confirmed_at), col(RollbackRequest.created_at))
+            < legacy_cutoff,
+        ),
+    )
+
+
+async def lapsed_running(
+    session: AsyncSession, *, now: datetime, legacy_cutoff: datetime
+) -> list[RollbackRequest]:
+    """`running` rows whose owner stopped renewing its lease (it died or lost the database)."""
+    statement = (
+        sa.select(RollbackRequest)
+        .where(col(RollbackRequest.status) == RollbackStatus.RUNNING, _lapsed(now, legacy_cutoff))
+        .order_by(col(RollbackRequest.id))
+    )
+    return await _all(session, statement)
+
+
+async def take_lapsed_lease(
+    session: AsyncSession,
+    request_id: int,
+    *,
+    owner: str,
+    until: datetime,
+    now: datetime,
+    legacy_cutoff: datetime,
+) -> bool:
+    """Take over a lapsed lease (compare-and-set): of two settling processes, one wins."""
+    statement = (
+        sa.update(RollbackRequest)
+        .where(
+            col(RollbackRequest.id) == request_id,
+            col(RollbackRequest.status) == RollbackStatus.RUNNING,
+            _lapsed(now, legacy_cutoff),
+        )
+        .values(lease_owner=owner, lease_until=until, updated_at=now)
+        .returning(col(RollbackRequest.id))
+        .execution_options(synchronize_session="fetch")
+    )
+    return len((await session.execute(statement)).scalars().all()) == 1
+
+
+async def due_rechecks(
+    session: AsyncSession, *, now: datetime, limit: int = 20
+) -> list[RollbackRequest]:
+    """`failed` rows whose lost answer is due to be checked against the page history again."""
+    statement = (
+        sa.select(RollbackRequest)
+        .where(
+            col(RollbackRequest.status) == RollbackStatus.FAILED,
+            col(RollbackRequest.recheck_at) <= now,
+        )
+        .order_by(col(RollbackRequest.recheck_at))
+        .limit(limit)
+    )
+    return await _all(session, statement)
+
+
+async def push_recheck(
+    session: AsyncSession,
+    request_id: int,
+    *,
+    seen: datetime,
+    next_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Move a row's re-check from `seen` to `next_at` (None: no more); False if another
+    process already did (compare-and-set on the time it read)."""
+    statement = (
+        sa.update(RollbackRequest)
+        .where(
+            col(RollbackRequest.id) == request_id,
+            col(RollbackRequest.status) == RollbackStatus.FAILED,
+            col(RollbackRequest.recheck_at) == seen,
+        )
+        .values(
+            recheck_at=next_at,
+            recheck_count=col(RollbackRequest.recheck_count) + 1,
+            updated_at=now,
+        )
+        .returning(col(RollbackRequest.id))
+        .execution_options(synchronize_session="fetch")
+    )
+    return len((await session.execute(statement)).scalars().all()) == 1
+
+
+async def succeeded_with_revid(
+    session: AsyncSession, revid: int, *, other_than: int
+) -> RollbackRequest | None:
+    """Another request already recorded as having made revision `revid`, if any."""
+    statement = sa.select(RollbackRequest).where(
+        col(RollbackRequest.revid) == revid,
+        col(RollbackRequest.id) != other_than,
+        col(RollbackRequest.status) == RollbackStatus.SUCCEEDED,
+    )
+    rows = await _all(session, statement.limit(1))
+    return rows[0] if rows else None
 
 
 def _updatable(values: Mapping[str, object]) -> dict[str, object]:

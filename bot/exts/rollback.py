@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,7 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db.models import RollbackRequest, RollbackStatus
-from bot.services.rollback import (
+from bot.services.outcomes import (
     Actor,
     Cancelled,
     Claimed,
@@ -23,10 +22,11 @@ from bot.services.rollback import (
     Missing,
     NotYours,
     Ready,
-    RollbackService,
     Stale,
     Succeeded,
+    WrongGuild,
 )
+from bot.services.rollback import RollbackService
 from bot.ui.confirm import prompt_view
 from bot.ui.embeds import (
     WikiLinks,
@@ -47,9 +47,6 @@ log = logging.getLogger(__name__)
 
 Interaction = discord.Interaction["RollBot"]
 
-# A rollback takes seconds, a few minutes with wiki back-off; a `running` row no task here owns
-# after this long was abandoned (its result could not be written) and is settled from history.
-STUCK_AFTER = timedelta(minutes=15)
 EXPIRED_TEXT = "This request expired. Run /rollback again."
 UNKNOWN_TEXT = "This request is no longer known to the bot. Run /rollback again."
 _NOT_PENDING_TEXT: dict[RollbackStatus, str] = {
@@ -158,6 +155,11 @@ class RollbackCog(commands.Cog):
             await interaction.edit_original_response(
                 content=denied_text(outcome.required_role_ids), allowed_mentions=NO_MENTIONS
             )
+        elif isinstance(outcome, Succeeded):  # decided by another process meanwhile
+            await interaction.edit_original_response(
+                embed=success_embed(outcome.request, outcome.result, self.links),
+                allowed_mentions=NO_MENTIONS,
+            )
         else:
             await interaction.edit_original_response(
                 embed=refused_embed(outcome.request, self.links), allowed_mentions=NO_MENTIONS
@@ -218,7 +220,13 @@ class RollbackCog(commands.Cog):
         await self.log_poster.post(outcome.request)
 
     async def _refuse_click(self, interaction: Interaction, refusal: ClickRefusal) -> None:
-        if isinstance(refusal, NotYours):
+        if isinstance(refusal, WrongGuild):
+            await interaction.response.send_message(
+                "This request was made in another server; its buttons work only there.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+        elif isinstance(refusal, NotYours):
             await interaction.response.send_message(
                 f"These buttons belong to <@{refusal.request.requester_id}>'s request; "
                 "run /rollback yourself if you need one.",
@@ -273,7 +281,11 @@ class RollbackCog(commands.Cog):
     async def sweep(self) -> list[RollbackRequest]:
         """Expire timed-out prompts: end the row, grey out the prompt, post to the log."""
         expired = await self.service.expire_due()
-        for request in await self.service.settle_stuck(older_than=STUCK_AFTER):
+        # Rows whose process died (lease lapsed), and failed rows whose answer was lost and
+        # that the page history now shows applied.
+        for request in await self.service.settle_abandoned():
+            await self.log_poster.post(request)
+        for request in await self.service.recheck_due():
             await self.log_poster.post(request)
         for request in expired:
             interaction = self._prompts.pop(_id(request), None)

@@ -3,14 +3,21 @@
 Every public method ends the request's audit row in a truthful state or leaves it `pending`
 with an expiry. The row is committed before any wiki write, and the `pending → running`
 claim is a compare-and-set in the database, so a double click (even from two processes)
-rolls back once. Nothing here imports discord: the Discord layer renders the outcomes.
+rolls back once. The claiming process holds a lease on the `running` row and renews it while
+it works; no other process settles the row until the lease lapses. Whether a rollback
+happened after a lost answer is decided by `settlement`, from the page history. Nothing here
+imports discord: the Discord layer renders the outcomes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Callable, Collection
-from dataclasses import dataclass
+import os
+import socket
+import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -19,22 +26,72 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import audit
 from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 from bot.services.authz import RolePolicy, holds_any
+from bot.services.codes import BotCode
+from bot.services.outcomes import (
+    Actor,
+    Cancelled,
+    CancelOutcome,
+    Claimed,
+    ClaimOutcome,
+    ClickRefusal,
+    Denied,
+    ExecuteOutcome,
+    Expired,
+    Missing,
+    NotPending,
+    NotYours,
+    Ready,
+    Refused,
+    RequestOutcome,
+    Stale,
+    Succeeded,
+    WrongGuild,
+)
+from bot.services.records import RequestRecords, result_of
+from bot.services.settlement import Settlement, SettlementWiki, Verdict
 from bot.services.summary import build_summary
 from bot.wiki.errors import WikiAPIError, WikiError, WikiTransportError
 from bot.wiki.names import capitalized_title, normalize_title, normalize_username
 from bot.wiki.results import PreviewProblem, RollbackPreview, RollbackResult
 
+# The outcomes are re-exported: callers and tests name them from the workflow they come from.
+__all__ = [
+    "Actor",
+    "CancelOutcome",
+    "Cancelled",
+    "ClaimOutcome",
+    "Claimed",
+    "ClickRefusal",
+    "Denied",
+    "ExecuteOutcome",
+    "Expired",
+    "Missing",
+    "NotPending",
+    "NotYours",
+    "Ready",
+    "Refused",
+    "RequestOutcome",
+    "RollbackService",
+    "RollbackWiki",
+    "Stale",
+    "Succeeded",
+    "WrongGuild",
+]
+
 log = logging.getLogger(__name__)
 
 _MAX_SUMMARY_INPUT = 1000
-# How far before the confirmation to look for this request's rollback in the page history.
-# MediaWiki stamps revisions in whole seconds by its own clock: a rollback sent 0.2 s after
-# `confirmed_at` is usually stamped *before* it (same second, truncated), and more so if the
-# wiki's clock is behind ours. The same margin the wiki client uses after an ambiguous failure.
-_HISTORY_LOOK_BACK = timedelta(seconds=60)
+# How long a claim on a `running` row holds without renewal. The owner renews it every third
+# of that while it works, so only a process that died (or lost its database) lets it lapse.
+LEASE = timedelta(seconds=30)
+# Rows claimed by a version without leases are settled once they are this old.
+LEGACY_AFTER = timedelta(minutes=5)
+# A lost answer is re-sent at most this many times in all (only after the history showed,
+# over the whole settlement window, that the first send was not applied).
+_MAX_SENDS = 2
 
 
-class RollbackWiki(Protocol):
+class RollbackWiki(SettlementWiki, Protocol):
     """What the workflow needs from the wiki client (a fake in unit tests)."""
 
     @property
@@ -46,112 +103,12 @@ class RollbackWiki(Protocol):
         self, title: str, user: str, *, summary: str | None, markbot: bool = False
     ) -> RollbackResult: ...
 
-    async def find_rollback(
-        self, title: str, user: str, *, since: datetime
-    ) -> RollbackResult | None: ...
-
     async def default_rollback_summary(self) -> str: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """The Discord member acting, reduced to what the workflow needs."""
-
-    user_id: int
-    display_name: str
-    role_ids: frozenset[int]
-    guild_id: int
-    channel_id: int | None = None
-
-
-# ---- outcomes -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Denied:
-    """The member lacks a rollback role (row: `denied`)."""
-
-    request: RollbackRequest
-    required_role_ids: frozenset[int]
-
-
-@dataclass(frozen=True, slots=True)
-class Refused:
-    """No rollback can be offered or done; row ended `failed` with `code`."""
-
-    request: RollbackRequest
-    code: str
-    message: str
-    preview: RollbackPreview | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Ready:
-    """A preview to confirm; row `pending` until `request.expires_at`."""
-
-    request: RollbackRequest
-    preview: RollbackPreview
-
-
-@dataclass(frozen=True, slots=True)
-class NotYours:
-    """Someone other than the requester clicked; nothing changed."""
-
-    request: RollbackRequest
-
-
-@dataclass(frozen=True, slots=True)
-class NotPending:
-    """The request was already decided (or is being carried out); nothing changed."""
-
-    request: RollbackRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Missing:
-    """A click on a prompt whose request is not in the database."""
-
-    request_id: int
-
-
-@dataclass(frozen=True, slots=True)
-class Expired:
-    """The prompt timed out; row `expired`."""
-
-    request: RollbackRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Cancelled:
-    request: RollbackRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    """Confirm won the compare-and-set: row `running`, committed; call `execute`."""
-
-    request: RollbackRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Stale:
-    """The page changed since the preview; row back to `pending` with the new preview."""
-
-    request: RollbackRequest
-    preview: RollbackPreview
-
-
-@dataclass(frozen=True, slots=True)
-class Succeeded:
-    request: RollbackRequest
-    result: RollbackResult
-
-
-RequestOutcome = Denied | Refused | Ready
-ClickRefusal = NotYours | NotPending | Missing | Expired | Denied
-ClaimOutcome = ClickRefusal | Claimed
-CancelOutcome = ClickRefusal | Cancelled
-ExecuteOutcome = Succeeded | Refused | Stale
+def process_owner() -> str:
+    """This process's name on the leases it holds (host, pid, and a nonce against pid reuse)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class RollbackService:
@@ -165,14 +122,29 @@ class RollbackService:
         roles: RolePolicy,
         confirm_timeout: timedelta,
         clock: Callable[[], datetime] = utcnow,
+        settlement: Settlement | None = None,
+        lease: timedelta = LEASE,
+        owner: str | None = None,
     ) -> None:
         self._wiki = wiki
         self._sessions = sessions
         self._roles = roles
         self._confirm_timeout = confirm_timeout
         self._clock = clock
-        # Requests this process is carrying out now; `settle_stuck` must leave them alone.
+        self._records = RequestRecords(sessions=sessions, clock=clock)
+        self._settlement = settlement or Settlement(wiki=wiki, sessions=sessions)
+        self._lease = lease
+        self.owner = owner or process_owner()
+        # Requests this process is carrying out now; the sweeps leave them alone.
         self._in_flight: set[int] = set()
+
+    @property
+    def records(self) -> RequestRecords:
+        return self._records
+
+    @property
+    def settlement(self) -> Settlement:
+        return self._settlement
 
     # ---- /rollback ----------------------------------------------------------------------
 
@@ -185,7 +157,8 @@ class RollbackService:
         """Record a refused request. No wiki request is made for a denied member."""
         row = self._new_row(actor, page=page, user=user, summary=summary, markbot=markbot)
         row.status = RollbackStatus.DENIED
-        row.error_code = "missingrole"
+        row.expires_at = None
+        row.error_code = BotCode.MISSINGROLE
         row.error_message = "The member holds none of the rollback roles."
         async with self._sessions() as session, session.begin():
             await audit.add_request(session, row)
@@ -198,7 +171,8 @@ class RollbackService:
     ) -> RequestOutcome:
         """Record the request, read the page history, and offer a preview (or say why not).
 
-        The caller has already deferred the interaction: this reads from the wiki.
+        The caller has already deferred the interaction: this reads from the wiki. The row is
+        inserted with its expiry, so a crash during the preview is settled by the sweep.
         """
         if not await self.is_authorized(actor):
             return await self.deny(actor, page=page, user=user, summary=summary, markbot=markbot)
@@ -210,16 +184,16 @@ class RollbackService:
         try:
             title = normalize_title(page)
         except ValueError as exc:
-            return await self._refuse(request_id, "invalidtitle", str(exc))
+            return await self._ended(request_id, RollbackStatus.PENDING, "invalidtitle", str(exc))
         try:
             target = normalize_username(user)
         except ValueError as exc:
-            return await self._refuse(request_id, "baduser", str(exc))
+            return await self._ended(request_id, RollbackStatus.PENDING, "baduser", str(exc))
 
         try:
             preview = await self._wiki.preview(title, target)
         except WikiError as exc:
-            return await self._refuse(request_id, *_error_fields(exc))
+            return await self._ended(request_id, RollbackStatus.PENDING, *_error_fields(exc))
         except Exception as exc:
             return await self._crashed(request_id, RollbackStatus.PENDING, exc)
         return await self._offer(request_id, preview, from_status=RollbackStatus.PENDING)
@@ -227,7 +201,7 @@ class RollbackService:
     # ---- buttons -------------------------------------------------------------------------
 
     async def claim(self, request_id: int, actor: Actor) -> ClaimOutcome:
-        """Confirm clicked: check who, when and what, then win the `pending → running` CAS.
+        """Confirm clicked: check who, where, when and what, then win `pending → running`.
 
         Returns quickly (database only) so the click can be acknowledged; `execute` does
         the wiki work.
@@ -237,23 +211,25 @@ class RollbackService:
             return checked
         if not await self.is_authorized(actor):
             # The role was removed after the preview: the request ends here.
-            changed, row = await self._move(
+            changed, row = await self._records.move(
                 request_id,
                 from_statuses=[RollbackStatus.PENDING],
                 to=RollbackStatus.DENIED,
-                error_code="missingrole",
+                error_code=BotCode.MISSINGROLE,
                 error_message="The member lost the rollback role before confirming.",
             )
             if not changed:
                 return NotPending(row)
             return Denied(row, await self._roles.rollback_role_ids(actor.guild_id))
         now = self._clock()
-        won, row = await self._move(
+        won, row = await self._records.move(
             request_id,
             from_statuses=[RollbackStatus.PENDING],
             to=RollbackStatus.RUNNING,
             confirmed_by_id=actor.user_id,
             confirmed_at=now,
+            lease_owner=self.owner,
+            lease_until=now + self._lease,
         )
         if not won:
             return NotPending(row)
@@ -263,49 +239,20 @@ class RollbackService:
         """Carry out a claimed request: re-check the page, roll back, record the result."""
         request_id = _id(claimed.request)
         self._in_flight.add(request_id)
+        heartbeat = asyncio.create_task(self._keep_lease(request_id))
         try:
             return await self._execute(claimed.request, request_id)
         finally:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             self._in_flight.discard(request_id)
-
-    async def _execute(self, row: RollbackRequest, request_id: int) -> ExecuteOutcome:
-        try:
-            fresh = await self._wiki.preview(row.page_title, row.target_user)
-        except WikiError as exc:
-            return await self._fail(request_id, *_error_fields(exc))
-        except Exception as exc:
-            return await self._crashed(request_id, RollbackStatus.RUNNING, exc)
-        if fresh.problem is not None or fresh.top is None or fresh.top.revid != row.top_revid:
-            outcome = await self._offer(request_id, fresh, from_status=RollbackStatus.RUNNING)
-            if isinstance(outcome, Ready):
-                return Stale(outcome.request, outcome.preview)
-            return outcome
-
-        summary = build_summary(
-            row.summary,
-            requester_name=row.requester_name,
-            default_message=await self._default_summary(),
-            restored_user=fresh.restored.user if fresh.restored else None,
-            target_user=row.target_user,
-        )
-        try:
-            result = await self._wiki.rollback(
-                row.page_title, row.target_user, summary=summary, markbot=row.markbot
-            )
-        except WikiTransportError as exc:
-            return await self._after_ambiguous_failure(row, exc)
-        except WikiError as exc:
-            return await self._fail(request_id, *_error_fields(exc))
-        except Exception as exc:
-            # Raised before any answer from the wiki: a bug of ours, not an ambiguous send.
-            return await self._crashed(request_id, RollbackStatus.RUNNING, exc)
-        return await self._succeed(request_id, result)
 
     async def cancel(self, request_id: int, actor: Actor) -> CancelOutcome:
         checked = await self._check_click(request_id, actor)
         if not isinstance(checked, RollbackRequest):
             return checked
-        done, row = await self._move(
+        done, row = await self._records.move(
             request_id, from_statuses=[RollbackStatus.PENDING], to=RollbackStatus.CANCELLED
         )
         return Cancelled(row) if done else NotPending(row)
@@ -319,7 +266,7 @@ class RollbackService:
         expired: list[RollbackRequest] = []
         for row in due:
             # A click may end the row first; only the rows this sweep changed are reported.
-            changed, fresh = await self._move(
+            changed, fresh = await self._records.move(
                 _id(row), from_statuses=[RollbackStatus.PENDING], to=RollbackStatus.EXPIRED
             )
             if changed:
@@ -327,83 +274,241 @@ class RollbackService:
         return expired
 
     async def reconcile(self) -> list[RollbackRequest]:
-        """At start-up: settle rows a crash left `running`, and expire stale prompts."""
-        async with self._sessions() as session:
-            running = await audit.running_requests(session)
-        settled = await self._settle_running(running)
+        """At start-up: settle abandoned `running` rows and expire stale prompts. Rows another
+        live process is carrying out (its lease holds) are left alone."""
+        settled = await self.settle_abandoned()
         settled.extend(await self.expire_due())
         return settled
 
-    async def settle_stuck(self, *, older_than: timedelta) -> list[RollbackRequest]:
-        """While running: settle `running` rows no task here is carrying out any more (the
-        database failed as the result was written), once they are clearly abandoned."""
-        cutoff = self._clock() - older_than
+    async def settle_abandoned(self) -> list[RollbackRequest]:
+        """Settle `running` rows whose owner's lease lapsed, from the page history."""
+        now = self._clock()
+        legacy_cutoff = now - LEGACY_AFTER
         async with self._sessions() as session:
-            running = await audit.running_requests(session)
-        stuck = [
-            row
-            for row in running
-            if row.id not in self._in_flight and (row.confirmed_at or row.created_at) < cutoff
-        ]
-        return await self._settle_running(stuck)
-
-    async def _settle_running(self, rows: list[RollbackRequest]) -> list[RollbackRequest]:
-        """A `running` row means the rollback may or may not have been sent; the page history
-        decides (did this bot's account roll back that user after the confirmation?)."""
+            lapsed = await audit.lapsed_running(session, now=now, legacy_cutoff=legacy_cutoff)
         settled: list[RollbackRequest] = []
-        for row in rows:
+        for row in lapsed:
+            request_id = _id(row)
+            if request_id in self._in_flight:
+                continue
+            async with self._sessions() as session, session.begin():
+                took = await audit.take_lapsed_lease(
+                    session,
+                    request_id,
+                    owner=self.owner,
+                    until=now + self._lease,
+                    now=now,
+                    legacy_cutoff=legacy_cutoff,
+                )
+            if not took:
+                continue  # another process is settling it
             try:
-                found = await self._find_own_rollback(row)
+                finding = await self._settlement.look(row)
             except WikiError as exc:
-                log.warning("could not settle request %s yet: %s", row.id, exc)
-                continue  # stays running; the next attempt tries again
-            if found is not None:
-                settled.append((await self._succeed(_id(row), found)).request)
+                log.warning("could not settle request %s yet: %s", request_id, exc)
+                continue  # the lease lapses again and the next sweep retries
+            if finding.verdict is Verdict.APPLIED and finding.result is not None:
+                outcome: Succeeded | Refused = await self._records.succeed(
+                    request_id, finding.result
+                )
             else:
-                refused = await self._fail(
-                    _id(row),
-                    "interrupted",
+                # A POST still in flight from the dead process may land later: re-checked.
+                outcome = await self._records.end(
+                    request_id,
+                    RollbackStatus.RUNNING,
+                    BotCode.INTERRUPTED,
                     "The bot was interrupted while this rollback was in progress and the page "
                     "history shows no rollback by the bot; it was not applied.",
+                    recheck=True,
                 )
-                settled.append(refused.request)
+            settled.append(outcome.request)
         return settled
 
+    async def recheck_due(self) -> list[RollbackRequest]:
+        """Look again at `failed` rows whose answer was lost; correct those the wiki made."""
+        async with self._sessions() as session:
+            due = await audit.due_rechecks(session, now=self._clock())
+        corrected: list[RollbackRequest] = []
+        for row in due:
+            if not await self._records.push_recheck(row):
+                continue  # another process took this re-check
+            try:
+                finding = await self._settlement.look(row)
+            except WikiError as exc:
+                log.warning("re-check of request %s failed: %s", row.id, exc)
+                continue
+            if finding.verdict is Verdict.APPLIED and finding.result is not None:
+                corrected.append((await self._records.correct(_id(row), finding.result)).request)
+        return corrected
+
     async def record_prompt_message(self, request_id: int, message_id: int) -> None:
-        async with self._sessions() as session, session.begin():
-            await audit.update_request(session, request_id, prompt_message_id=message_id)
+        await self._records.update(request_id, prompt_message_id=message_id)
 
     async def record_log_post(
         self, request_id: int, *, message_id: int | None, error: str | None
     ) -> None:
-        async with self._sessions() as session, session.begin():
-            await audit.update_request(
-                session, request_id, log_message_id=message_id, log_post_error=error
-            )
+        await self._records.update(request_id, log_message_id=message_id, log_post_error=error)
 
     async def get(self, request_id: int) -> RollbackRequest | None:
-        async with self._sessions() as session:
-            return await audit.get_request(session, request_id)
+        return await self._records.get(request_id)
 
-    # ---- internals -------------------------------------------------------------------------
+    # ---- carrying out a claimed request ----------------------------------------------------
 
-    async def _move(
-        self,
-        request_id: int,
-        *,
-        from_statuses: Collection[RollbackStatus],
-        to: RollbackStatus,
-        **values: object,
-    ) -> tuple[bool, RollbackRequest]:
-        """Compare-and-set the row's status in its own transaction; return (changed, row)."""
-        async with self._sessions() as session, session.begin():
-            changed = await audit.transition(
-                session, request_id, from_statuses=from_statuses, to=to, **values
+    async def _execute(self, row: RollbackRequest, request_id: int) -> ExecuteOutcome:
+        running = RollbackStatus.RUNNING
+        try:
+            fresh = await self._wiki.preview(row.page_title, row.target_user)
+        except WikiError as exc:
+            return await self._ended(request_id, running, *_error_fields(exc))
+        except Exception as exc:
+            return await self._crashed(request_id, running, exc)
+        if fresh.problem is not None or fresh.top is None or fresh.top.revid != row.top_revid:
+            outcome = await self._offer(request_id, fresh, from_status=running)
+            if isinstance(outcome, Ready):
+                return Stale(outcome.request, outcome.preview)
+            return outcome
+
+        summary = build_summary(
+            row.summary,
+            requester_name=row.requester_name,
+            default_message=await self._default_summary(),
+            restored_user=fresh.restored.user if fresh.restored else None,
+            target_user=row.target_user,
+        )
+        return await self._send(row, request_id, summary)
+
+    async def _send(
+        self, row: RollbackRequest, request_id: int, summary: str
+    ) -> Succeeded | Refused:
+        """POST the rollback; after a lost answer, settle it from the history (and send again
+        only when the history showed, over the whole window, that it was not applied)."""
+        running = RollbackStatus.RUNNING
+        sends = 0
+        while True:
+            if not await self._holds_lease(request_id):
+                return await self._as_decided_elsewhere(request_id)
+            sends += 1
+            try:
+                result = await self._wiki.rollback(
+                    row.page_title, row.target_user, summary=summary, markbot=row.markbot
+                )
+            except WikiTransportError as exc:
+                if not exc.ambiguous:
+                    return await self._ended(request_id, running, *_error_fields(exc))
+                settled = await self._after_lost_answer(row, exc, resend_allowed=sends < _MAX_SENDS)
+                if settled is not None:
+                    return settled
+                log.warning("request %s: not applied after a lost answer; sending again", row.id)
+                continue
+            except WikiAPIError as exc:
+                if exc.code == "alreadyrolled" and sends > 1:
+                    # Our earlier send may be what rolled it back: look for it.
+                    return await self._after_alreadyrolled(row, exc)
+                return await self._ended(request_id, running, *_error_fields(exc))
+            except WikiError as exc:
+                return await self._ended(request_id, running, *_error_fields(exc))
+            except Exception as exc:
+                # Raised before any answer from the wiki: a bug of ours, not an ambiguous send.
+                return await self._crashed(request_id, running, exc)
+            return await self._records.succeed(request_id, result)
+
+    async def _after_lost_answer(
+        self, row: RollbackRequest, exc: WikiTransportError, *, resend_allowed: bool
+    ) -> Succeeded | Refused | None:
+        """The wiki did not answer clearly: settle from the page history. None: the history
+        shows (over the whole window) that the rollback was not applied, so send it again."""
+        request_id = _id(row)
+        log.warning(
+            "request %s: the wiki's answer was lost (%s); checking the history", row.id, exc
+        )
+        try:
+            finding = await self._settlement.look_spread(row)
+        except WikiError as check_exc:
+            return await self._records.end(
+                request_id,
+                RollbackStatus.RUNNING,
+                BotCode.UNVERIFIED,
+                f"The wiki did not answer ({exc}) and the page history could not be read "
+                f"({check_exc}); check the page history before trying again.",
+                recheck=True,
             )
-            row = await audit.get_request(session, request_id)
+        if finding.verdict is Verdict.APPLIED and finding.result is not None:
+            log.info("request %s: the lost rollback had been applied", row.id)
+            return await self._records.succeed(request_id, finding.result)
+        if finding.verdict is Verdict.NOT_APPLIED and resend_allowed:
+            return None
+        return await self._records.end(
+            request_id, RollbackStatus.RUNNING, *_error_fields(exc), recheck=True
+        )
+
+    async def _after_alreadyrolled(
+        self, row: RollbackRequest, exc: WikiAPIError
+    ) -> Succeeded | Refused:
+        request_id = _id(row)
+        try:
+            finding = await self._settlement.look_spread(row)
+        except WikiError as check_exc:
+            log.warning("request %s: history unreadable after alreadyrolled: %s", row.id, check_exc)
+            finding = None
+        if finding is not None and finding.verdict is Verdict.APPLIED and finding.result:
+            log.info("request %s: alreadyrolled by its own earlier send", row.id)
+            return await self._records.succeed(request_id, finding.result)
+        # The read may lag behind the wiki's answer: let the re-check sweep look again.
+        lagging = finding is None or finding.verdict is Verdict.NOT_APPLIED
+        return await self._records.end(
+            request_id, RollbackStatus.RUNNING, exc.code, exc.info, recheck=lagging
+        )
+
+    async def _keep_lease(self, request_id: int) -> None:
+        """Renew this process's lease on the row while the request is carried out."""
+        while True:
+            await asyncio.sleep(self._lease.total_seconds() / 3)
+            try:
+                if not await self._renew(request_id):
+                    log.error("request %s: lease lost while carrying it out", request_id)
+                    return
+            except Exception:
+                log.warning("request %s: could not renew its lease", request_id, exc_info=True)
+
+    async def _renew(self, request_id: int) -> bool:
+        now = self._clock()
+        async with self._sessions() as session, session.begin():
+            return await audit.renew_lease(
+                session, request_id, owner=self.owner, until=now + self._lease, now=now
+            )
+
+    async def _holds_lease(self, request_id: int) -> bool:
+        """Checked (and renewed) right before each send: a process whose lease lapsed — its
+        row may be being settled elsewhere — must not act on the wiki."""
+        try:
+            if await self._renew(request_id):
+                return True
+        except Exception:
+            log.warning("request %s: lease check failed; not sending", request_id, exc_info=True)
+            return False
+        log.error("request %s: lease lost before sending; not sending", request_id)
+        return False
+
+    async def _as_decided_elsewhere(self, request_id: int) -> Succeeded | Refused:
+        row = await self._records.get(request_id)
         if row is None:
             raise LookupError(f"audit row {request_id} disappeared")
-        return changed, row
+        result = result_of(row)
+        if row.status == RollbackStatus.SUCCEEDED and result is not None:
+            return Succeeded(row, result)
+        if row.status == RollbackStatus.RUNNING:
+            # Lost the lease without anyone settling yet (the database was unreachable): end it
+            # as not sent; nothing was POSTed since the lease lapsed.
+            return await self._records.end(
+                request_id,
+                RollbackStatus.RUNNING,
+                BotCode.INTERRUPTED,
+                "The bot lost its claim on this request before sending it; nothing was sent.",
+                recheck=True,
+            )
+        return Refused(row, row.error_code or BotCode.INTERNAL, row.error_message or "")
+
+    # ---- internals -------------------------------------------------------------------------
 
     def _new_row(
         self, actor: Actor, *, page: str, user: str, summary: str | None, markbot: bool
@@ -424,21 +529,24 @@ class RollbackService:
             summary=(summary.strip()[:_MAX_SUMMARY_INPUT] or None) if summary else None,
             markbot=markbot,
             status=RollbackStatus.PENDING,
+            expires_at=now + self._confirm_timeout,
         )
 
     async def _check_click(
         self, request_id: int, actor: Actor
-    ) -> RollbackRequest | NotYours | NotPending | Missing | Expired:
-        async with self._sessions() as session:
-            row = await audit.get_request(session, request_id)
+    ) -> RollbackRequest | NotYours | WrongGuild | NotPending | Missing | Expired:
+        row = await self._records.get(request_id)
         if row is None:
             return Missing(request_id)
+        if row.guild_id != actor.guild_id:
+            # Roles are per server: a role held elsewhere says nothing about this request.
+            return WrongGuild(row)
         if row.requester_id != actor.user_id:
             return NotYours(row)
         if row.status != RollbackStatus.PENDING:
             return NotPending(row)
         if row.expires_at is not None and row.expires_at <= self._clock():
-            done, row = await self._move(
+            done, row = await self._records.move(
                 request_id, from_statuses=[RollbackStatus.PENDING], to=RollbackStatus.EXPIRED
             )
             return Expired(row) if done else NotPending(row)
@@ -446,7 +554,7 @@ class RollbackService:
 
     async def _offer(
         self, request_id: int, preview: RollbackPreview, *, from_status: RollbackStatus
-    ) -> Ready | Refused:
+    ) -> Ready | Refused | Succeeded:
         facts: dict[str, object] = {
             "page_title": preview.title[:512],
             "page_id": preview.pageid,
@@ -457,53 +565,27 @@ class RollbackService:
         }
         if preview.problem is not None:
             code, message = _problem_fields(preview)
-            _, row = await self._move(
-                request_id,
-                from_statuses=[from_status],
-                to=RollbackStatus.FAILED,
-                error_code=code,
-                error_message=message,
-                **facts,
-            )
-            return Refused(row, code, message, preview)
-        _, row = await self._move(
+            outcome = await self._records.end(request_id, from_status, code, message, facts=facts)
+            if isinstance(outcome, Refused) and outcome.request.status == RollbackStatus.FAILED:
+                return Refused(outcome.request, outcome.code, outcome.message, preview)
+            return outcome
+        won, row = await self._records.move(
             request_id,
             from_statuses=[from_status],
             to=RollbackStatus.PENDING,
             expires_at=self._clock() + self._confirm_timeout,
+            lease_owner=None,
+            lease_until=None,
             **facts,
         )
-        return Ready(row, preview)
-
-    async def _after_ambiguous_failure(
-        self, row: RollbackRequest, exc: WikiTransportError
-    ) -> Succeeded | Refused:
-        """The wiki did not answer clearly; the page history says whether it acted."""
-        if not exc.ambiguous:
-            return await self._fail(_id(row), *_error_fields(exc))
-        try:
-            found = await self._find_own_rollback(row)
-        except WikiError as check_exc:
-            return await self._fail(
-                _id(row),
-                "unverified",
-                f"The wiki did not answer ({exc}) and the page history could not be read "
-                f"({check_exc}); check the page history before trying again.",
+        if not won:
+            log.error(
+                "compare-and-set lost: request %s was to be offered again but is %s",
+                request_id,
+                row.status,
             )
-        if found is not None:
-            return await self._succeed(_id(row), found)
-        return await self._fail(_id(row), *_error_fields(exc))
-
-    async def _find_own_rollback(self, row: RollbackRequest) -> RollbackResult | None:
-        """This request's rollback in the page history, if the wiki made it."""
-        since = (row.confirmed_at or row.created_at) - _HISTORY_LOOK_BACK
-        found = await self._wiki.find_rollback(row.page_title, row.target_user, since=since)
-        # The look-back may reach an earlier rollback of the same user by this bot (reverted,
-        # then vandalised again). This request's rollback was made on top of the revision the
-        # preview showed, so its revid is greater than `top_revid`; an earlier one's is smaller.
-        if found is not None and row.top_revid is not None and found.revid <= row.top_revid:
-            return None
-        return found
+            return await self._as_decided_elsewhere(request_id)
+        return Ready(row, preview)
 
     async def _default_summary(self) -> str:
         try:
@@ -515,45 +597,22 @@ class RollbackService:
                 "([[User talk:$2|talk]]) to last revision by $1"
             )
 
-    async def _succeed(self, request_id: int, result: RollbackResult) -> Succeeded:
-        _, row = await self._move(
-            request_id,
-            from_statuses=[RollbackStatus.RUNNING],
-            to=RollbackStatus.SUCCEEDED,
-            revid=result.revid,
-            old_revid=result.old_revid,
-            last_revid=result.last_revid,
-            page_id=result.pageid,
-        )
-        log.info("request %s succeeded: revid %s", request_id, result.revid)
-        return Succeeded(row, result)
-
     async def _crashed(
         self, request_id: int, from_status: RollbackStatus, exc: Exception
-    ) -> Refused:
+    ) -> Succeeded | Refused:
         """A bug, not a wiki answer: keep the traceback in the log, end the row like any failure
         (so the requester and the log channel hear of it), and carry on serving."""
         log.error("request %s crashed", request_id, exc_info=exc)
-        return await self._end(request_id, from_status, "internal", f"{type(exc).__name__}: {exc}")
-
-    async def _fail(self, request_id: int, code: str, message: str) -> Refused:
-        return await self._end(request_id, RollbackStatus.RUNNING, code, message)
-
-    async def _refuse(self, request_id: int, code: str, message: str) -> Refused:
-        return await self._end(request_id, RollbackStatus.PENDING, code, message)
-
-    async def _end(
-        self, request_id: int, from_status: RollbackStatus, code: str, message: str
-    ) -> Refused:
-        _, row = await self._move(
-            request_id,
-            from_statuses=[from_status],
-            to=RollbackStatus.FAILED,
-            error_code=code[:100],
-            error_message=message[:2000],
+        return await self._records.end(
+            request_id, from_status, BotCode.INTERNAL, f"{type(exc).__name__}: {exc}"
         )
-        log.info("request %s failed: %s", request_id, code)
-        return Refused(row, code, message)
+
+    async def _ended(
+        self, request_id: int, from_status: RollbackStatus, code: str, message: str
+    ) -> Succeeded | Refused:
+        # A timeout while the rollback itself was being sent may hide an applied rollback.
+        recheck = code == BotCode.TIMEOUT and from_status is RollbackStatus.RUNNING
+        return await self._records.end(request_id, from_status, code, message, recheck=recheck)
 
 
 def _best_effort(normalize: Callable[[str], str], text: str) -> str:
@@ -573,8 +632,8 @@ def _error_fields(exc: WikiError) -> tuple[str, str]:
     if isinstance(exc, WikiAPIError):
         return exc.code, exc.info
     if isinstance(exc, WikiTransportError):
-        return "timeout" if exc.timed_out else "transport", str(exc)
-    return "wikierror", str(exc)
+        return (BotCode.TIMEOUT if exc.timed_out else BotCode.TRANSPORT), str(exc)
+    return BotCode.WIKIERROR, str(exc)
 
 
 def _problem_fields(preview: RollbackPreview) -> tuple[str, str]:

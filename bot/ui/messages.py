@@ -1,7 +1,9 @@
-"""The one place that turns error codes into sentences a moderator reads."""
+"""The one place that turns error codes into sentences a moderator reads (the bot's own codes
+carry their sentence in `BotCode`)."""
 
 from __future__ import annotations
 
+from bot.services.codes import BotCode
 from bot.ui.text import esc
 
 _SENTENCES: dict[str, str] = {
@@ -28,20 +30,16 @@ _SENTENCES: dict[str, str] = {
     "assertuserfailed": "The bot's wiki session was lost and logging in again failed.",
     "notloggedin": "The bot's wiki session was lost and logging in again failed.",
     "login": "The bot could not log in to the wiki; the operator should check its BotPassword.",
-    "timeout": "The wiki did not answer in time, and the page history shows the rollback was not "
-    "applied.",
-    "transport": "The wiki could not be reached or gave a broken answer; nothing was applied.",
-    "unverified": "The wiki did not answer and the bot could not check whether the rollback "
-    "happened; look at the page history before trying again.",
-    "interrupted": "The bot was interrupted while this rollback was in progress; the page history "
-    "shows it was not applied.",
-    "missingrole": "You need one of the rollback roles to do this.",
-    "internal": "Something went wrong inside the bot; the request was recorded as failed.",
 }
+
+
+_OWN_CODES = frozenset(code.value for code in BotCode)
 
 
 def describe_error(code: str | None, wiki_text: str | None = None) -> str:
     """A polite sentence for `code`; unknown codes fall back to the wiki's own words."""
+    if code in _OWN_CODES and not (code == BotCode.WIKIERROR and wiki_text):
+        return BotCode(code).sentence
     sentence = _SENTENCES.get(code or "")
     if sentence:
         return sentence

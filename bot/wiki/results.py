@@ -40,6 +40,9 @@ class RollbackPreview:
     edits_to_revert: int  # consecutive top edits by target_user
     edits_capped: bool  # True when the run was longer than the client looked
     problem: PreviewProblem | None
+    # Edits of the run whose author name is hidden: the wiki, not the preview, decides
+    # whether they are the target's.
+    hidden_edits: int = 0
 
     @property
     def size_change(self) -> int | None:
@@ -59,3 +62,13 @@ class RollbackResult:
     revid: int  # the new revision the rollback made
     old_revid: int  # the top revision that was rolled back
     last_revid: int  # the revision that was restored
+
+
+@dataclass(frozen=True, slots=True)
+class Successor:
+    """The revision saved right after a given one (None: that one is still the newest)."""
+
+    title: str
+    pageid: int | None
+    after_revid: int
+    revision: Revision | None

@@ -6,7 +6,14 @@ import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from bot.wiki.results import PreviewProblem, Revision, RollbackPreview, RollbackResult
+from bot.wiki.history import ROLLBACK_TAG
+from bot.wiki.results import (
+    PreviewProblem,
+    Revision,
+    RollbackPreview,
+    RollbackResult,
+    Successor,
+)
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DEFAULT_SUMMARY = (
@@ -62,12 +69,17 @@ class FakeWiki:
 
     previews: list[RollbackPreview | Exception] = field(default_factory=lambda: [ready_preview()])
     rollbacks: list[RollbackResult | BaseException] = field(default_factory=list)
-    found: list[RollbackResult | Exception | None] = field(default_factory=lambda: [None])
+    # What `revision_after` sees after the preview's top revision: a RollbackResult stands for
+    # the bot's own rollback revision, a Revision for any other edit, None for "still on top".
+    found: list[RollbackResult | Revision | Exception | None] = field(
+        default_factory=lambda: [None]
+    )
     rollback_gate: asyncio.Event | None = None  # when set, rollback waits for it
     preview_calls: list[tuple[str, str]] = field(default_factory=list)
     rollback_calls: list[dict[str, object]] = field(default_factory=list)
-    find_calls: list[tuple[str, str, datetime]] = field(default_factory=list)
+    find_calls: list[tuple[str, int]] = field(default_factory=list)
     api_url: str = "https://wiki.example/w/api.php"
+    account_name: str = "Rollbot"
 
     @staticmethod
     def _next(queue: list[object]) -> object:
@@ -98,13 +110,23 @@ class FakeWiki:
         assert isinstance(result, RollbackResult)
         return result
 
-    async def find_rollback(
-        self, title: str, user: str, *, since: datetime
-    ) -> RollbackResult | None:
-        self.find_calls.append((title, user, since))
-        result = self._next(self.found)  # type: ignore[arg-type]
-        assert result is None or isinstance(result, RollbackResult)
-        return result
+    async def revision_after(
+        self, title: str, revid: int, *, pageid: int | None = None
+    ) -> Successor:
+        self.find_calls.append((title, revid))
+        found = self._next(self.found)  # type: ignore[arg-type]
+        if isinstance(found, RollbackResult):
+            found = Revision(
+                revid=found.revid,
+                parentid=revid,
+                user=self.account_name,
+                timestamp=T0 + timedelta(hours=1),
+                size=100,
+                comment=found.summary,
+                tags=(ROLLBACK_TAG,),
+            )
+        assert found is None or isinstance(found, Revision)
+        return Successor(title=title, pageid=pageid or 7, after_revid=revid, revision=found)
 
     async def default_rollback_summary(self) -> str:
         return DEFAULT_SUMMARY

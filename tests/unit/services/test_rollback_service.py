@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import audit
+from bot.db.lifecycle import IllegalTransitionError
 from bot.db.models import RollbackRequest, RollbackStatus
 from bot.services.authz import StaticRolePolicy
 from bot.services.rollback import (
@@ -25,15 +26,24 @@ from bot.services.rollback import (
     RollbackService,
     Stale,
     Succeeded,
+    WrongGuild,
 )
+from bot.services.settlement import SPREAD_DELAYS, Settlement
 from bot.wiki.errors import (
+    AlreadyRolledError,
     InvalidTitleError,
     ProtectedPageError,
     RateLimitedError,
     WikiTransportError,
 )
-from bot.wiki.results import PreviewProblem, RollbackResult
-from tests.unit.services.fakes import Clock, FakeWiki, problem_preview, ready_preview
+from bot.wiki.results import PreviewProblem, RollbackPreview, RollbackResult
+from tests.unit.services.fakes import (
+    Clock,
+    FakeWiki,
+    problem_preview,
+    ready_preview,
+    revision,
+)
 
 MOD_ROLE = 111
 GUILD = 999
@@ -44,13 +54,21 @@ NOBODY = Actor(user_id=3, display_name="Nobody", role_ids=frozenset({5}), guild_
 Sessions = async_sessionmaker[AsyncSession]
 
 
-def make_service(sessions: Sessions, wiki: FakeWiki, clock: Clock | None = None) -> RollbackService:
+async def no_sleep(seconds: float) -> None:
+    """The settlement window's pauses, skipped: the fake wiki's answers are scripted."""
+
+
+def make_service(
+    sessions: Sessions, wiki: FakeWiki, clock: Clock | None = None, owner: str = "p1"
+) -> RollbackService:
     return RollbackService(
         wiki=wiki,
         sessions=sessions,
         roles=StaticRolePolicy(rollback_roles=frozenset({MOD_ROLE})),
         confirm_timeout=timedelta(seconds=120),
         clock=clock or Clock(),
+        settlement=Settlement(wiki=wiki, sessions=sessions, sleep=no_sleep),
+        owner=owner,
     )
 
 
@@ -388,7 +406,7 @@ async def test_ambiguous_timeout_that_did_apply_is_recorded_as_success(
     assert len(wiki.rollback_calls) == 1  # never re-sent
 
 
-async def test_ambiguous_timeout_that_did_not_apply_fails_truthfully(
+async def test_lost_answer_not_applied_over_the_whole_window_is_sent_once_more(
     session_factory: Sessions,
 ) -> None:
     wiki = FakeWiki(
@@ -402,7 +420,97 @@ async def test_ambiguous_timeout_that_did_not_apply_fails_truthfully(
 
     assert isinstance(outcome, Refused)
     assert outcome.code == "timeout"
+    # Sent, then the history read 1 + len(SPREAD_DELAYS) times, sent again, read again.
+    assert len(wiki.rollback_calls) == 2
+    assert len(wiki.find_calls) == 2 * (1 + len(SPREAD_DELAYS))
+    row = await stored(session_factory, request.id)
+    assert row.recheck_at is not None  # the sweep looks again later
+
+
+async def test_lost_answer_then_lagging_read_then_alreadyrolled_is_a_success(
+    session_factory: Sessions,
+) -> None:
+    """Issue 7 #3: the first POST applied, its answer was lost, the reads lagged through the
+    whole window, the re-send got `alreadyrolled`; then the history shows our rollback."""
+    applied = RollbackResult(
+        title="Main Page", pageid=7, summary="s", revid=13, old_revid=12, last_revid=10
+    )
+    reads_before_resend = 1 + len(SPREAD_DELAYS)
+    wiki = FakeWiki(
+        rollbacks=[
+            WikiTransportError("read timed out", ambiguous=True, timed_out=True),
+            AlreadyRolledError("alreadyrolled", "The page was rolled back already."),
+        ],
+        found=[*([None] * reads_before_resend), None, applied],
+    )
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    outcome = await confirm(service, request)
+
+    assert isinstance(outcome, Succeeded), outcome
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.revid, row.old_revid) == (RollbackStatus.SUCCEEDED, 13, 12)
+    assert len(wiki.rollback_calls) == 2
+
+
+async def test_alreadyrolled_by_someone_else_after_a_resend_fails(
+    session_factory: Sessions,
+) -> None:
+    someone = revision(13, "Admin", parentid=12)
+    wiki = FakeWiki(
+        rollbacks=[
+            WikiTransportError("reset", ambiguous=True),
+            AlreadyRolledError("alreadyrolled", "The page was rolled back already."),
+        ],
+        found=[*([None] * (1 + len(SPREAD_DELAYS))), someone],
+    )
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    outcome = await confirm(service, request)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "alreadyrolled"
+    assert (await stored(session_factory, request.id)).recheck_at is None
+
+
+async def test_lost_answer_applied_late_in_the_window_is_a_success_without_resend(
+    session_factory: Sessions,
+) -> None:
+    applied = RollbackResult(
+        title="Main Page", pageid=7, summary="s", revid=13, old_revid=12, last_revid=10
+    )
+    wiki = FakeWiki(
+        rollbacks=[WikiTransportError("502", ambiguous=True, status_code=502)],
+        found=[None, None, applied],
+    )
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    outcome = await confirm(service, request)
+
+    assert isinstance(outcome, Succeeded)
     assert len(wiki.rollback_calls) == 1
+    assert len(wiki.find_calls) == 3
+
+
+async def test_an_edit_by_someone_else_after_the_vandal_means_not_applied(
+    session_factory: Sessions,
+) -> None:
+    wiki = FakeWiki(
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True, timed_out=True)],
+        found=[revision(13, "Editor", parentid=12)],
+    )
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+
+    outcome = await confirm(service, request)
+
+    assert isinstance(outcome, Refused)
+    assert outcome.code == "timeout"
+    assert len(wiki.rollback_calls) == 1  # someone else is on top: never re-sent
+    assert len(wiki.find_calls) == 1
 
 
 async def test_ambiguous_timeout_with_unreadable_history_says_unverified(
@@ -488,35 +596,142 @@ async def test_sweep_expires_only_overdue_prompts(session_factory: Sessions) -> 
 # ---- start-up reconciliation -----------------------------------------------------------------
 
 
-async def test_reconcile_settles_rows_a_crash_left_running(session_factory: Sessions) -> None:
+async def test_reconcile_settles_only_rows_whose_lease_lapsed(session_factory: Sessions) -> None:
     clock = Clock()
     applied = RollbackResult(
         title="Main Page", pageid=7, summary="s", revid=50, old_revid=12, last_revid=10
     )
     wiki = FakeWiki(found=[applied, None, WikiTransportError("down", ambiguous=False)])
-    service = make_service(session_factory, wiki, clock)
-    done, not_done, unknown = [await ready(service) for _ in range(3)]
+    dead = make_service(session_factory, wiki, clock, owner="dead")
+    done, not_done, unknown = [await ready(dead) for _ in range(3)]
     for request in (done, not_done, unknown):
-        assert isinstance(await service.claim(request.id or 0, MOD), Claimed)
-    stale_prompt = await ready(service)
-    clock.advance(500)
+        assert isinstance(await dead.claim(request.id or 0, MOD), Claimed)
+    stale_prompt = await ready(dead)
+    fresh = make_service(session_factory, wiki, clock, owner="fresh")
 
-    settled = await service.reconcile()
+    # The dead process's leases still hold: a new process must not touch its rows.
+    assert await fresh.reconcile() == []
+    clock.advance(500)
+    settled = await fresh.reconcile()
 
     assert {r.id for r in settled} == {done.id, not_done.id, stale_prompt.id}
     row = await stored(session_factory, done.id)
     assert (row.status, row.revid) == (RollbackStatus.SUCCEEDED, 50)
     row = await stored(session_factory, not_done.id)
     assert (row.status, row.error_code) == (RollbackStatus.FAILED, "interrupted")
-    # The wiki could not be asked: the row stays running for the next start to settle.
+    assert row.recheck_at is not None  # a POST still in flight may land: looked at again
+    # The wiki could not be asked: the row stays running for the next sweep to settle.
     assert (await stored(session_factory, unknown.id)).status == RollbackStatus.RUNNING
     assert (await stored(session_factory, stale_prompt.id)).status == RollbackStatus.EXPIRED
-    # Looked up from a minute before the confirmation: wiki timestamps are whole seconds.
-    confirmed_at = clock.now - timedelta(seconds=500)
-    assert all(call[2] == confirmed_at - timedelta(seconds=60) for call in wiki.find_calls)
+    # Matched by the revision the preview showed on top, not by time.
+    assert {call[1] for call in wiki.find_calls} == {12}
 
 
-async def test_settle_stuck_leaves_in_flight_and_recent_rows_alone(
+async def test_a_starting_process_leaves_a_live_rollback_alone_and_it_ends_succeeded(
+    session_factory: Sessions,
+) -> None:
+    """Issue 7 #2: a second process starts while the first waits for the wiki's answer."""
+    clock = Clock()
+    gate = asyncio.Event()
+    wiki = FakeWiki(found=[None])
+    first = make_service(session_factory, wiki, clock, owner="first")
+    request = await ready(first)
+    claim = await first.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    wiki.rollback_gate = gate
+    running = asyncio.create_task(first.execute(claim))
+    async with asyncio.timeout(5):
+        while not wiki.rollback_calls:  # noqa: ASYNC110 - the fake has no hook to wait on
+            await asyncio.sleep(0.001)
+
+    second = make_service(session_factory, wiki, clock, owner="second")
+    assert await second.reconcile() == []
+    assert (await stored(session_factory, request.id)).status == RollbackStatus.RUNNING
+    gate.set()
+
+    assert isinstance(await running, Succeeded)
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.revid) == (RollbackStatus.SUCCEEDED, 13)
+
+
+async def test_a_lost_compare_and_set_is_corrected_from_the_wiki(
+    session_factory: Sessions, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The row was settled `failed` elsewhere (lease lapsed), then the owner's rollback
+    landed: the owner's success corrects the row instead of being ignored."""
+    clock = Clock()
+    gate = asyncio.Event()
+    wiki = FakeWiki(found=[None])
+    first = make_service(session_factory, wiki, clock, owner="first")
+    request = await ready(first)
+    claim = await first.claim(request.id or 0, MOD)
+    assert isinstance(claim, Claimed)
+    wiki.rollback_gate = gate
+    running = asyncio.create_task(first.execute(claim))
+    async with asyncio.timeout(5):
+        while not wiki.rollback_calls:  # noqa: ASYNC110 - the fake has no hook to wait on
+            await asyncio.sleep(0.001)
+    clock.advance(120)  # the owner's heartbeat could not reach the database meanwhile
+    second = make_service(session_factory, wiki, clock, owner="second")
+    settled = await second.reconcile()
+    assert [r.status for r in settled] == [RollbackStatus.FAILED]
+
+    gate.set()
+    outcome = await running
+
+    assert isinstance(outcome, Succeeded)
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.revid, row.error_code) == (RollbackStatus.SUCCEEDED, 13, None)
+    assert row.log_state == "pending"  # the corrected outcome is posted (or edited) again
+    assert any(
+        r.levelname == "ERROR" and "compare-and-set lost" in r.getMessage() for r in caplog.records
+    )
+
+
+async def test_recheck_corrects_a_failed_row_the_wiki_did_apply(session_factory: Sessions) -> None:
+    clock = Clock()
+    applied = RollbackResult(
+        title="Main Page", pageid=7, summary="s", revid=13, old_revid=12, last_revid=10
+    )
+    wiki = FakeWiki(
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True, timed_out=True)],
+        found=[None],
+    )
+    service = make_service(session_factory, wiki, clock)
+    request = await ready(service)
+    assert isinstance(await confirm(service, request), Refused)
+    assert await service.recheck_due() == []  # not due yet
+
+    wiki.found = [applied]  # the commit (or the replica) caught up
+    clock.advance(3 * 60)
+    corrected = await service.recheck_due()
+
+    assert [r.id for r in corrected] == [request.id]
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.revid, row.recheck_at) == (RollbackStatus.SUCCEEDED, 13, None)
+
+
+async def test_rechecks_are_bounded(session_factory: Sessions) -> None:
+    clock = Clock()
+    wiki = FakeWiki(
+        rollbacks=[WikiTransportError("read timed out", ambiguous=True, timed_out=True)],
+        found=[None],
+    )
+    service = make_service(session_factory, wiki, clock)
+    request = await ready(service)
+    await confirm(service, request)
+    looks = len(wiki.find_calls)
+
+    for _ in range(10):
+        clock.advance(2 * 3600)
+        assert await service.recheck_due() == []
+
+    assert len(wiki.find_calls) - looks == 3
+    row = await stored(session_factory, request.id)
+    assert (row.status, row.recheck_at, row.recheck_count) == (RollbackStatus.FAILED, None, 3)
+
+
+async def test_settle_leaves_in_flight_rows_and_live_leases_alone(
     session_factory: Sessions,
 ) -> None:
     clock = Clock()
@@ -530,7 +745,7 @@ async def test_settle_stuck_leaves_in_flight_and_recent_rows_alone(
     for request in (abandoned, busy):
         assert isinstance(await service.claim(request.id or 0, MOD), Claimed)
     clock.advance(20 * 60)
-    recent = await ready(service)  # confirmed just now: may still be under way elsewhere
+    recent = await ready(service)  # confirmed just now: its lease holds
     assert isinstance(await service.claim(recent.id or 0, MOD), Claimed)
     # `busy` is being carried out by this process right now (its rollback call hangs).
     wiki.rollback_gate = gate
@@ -540,7 +755,7 @@ async def test_settle_stuck_leaves_in_flight_and_recent_rows_alone(
         while not wiki.rollback_calls:  # noqa: ASYNC110 - the fake has no hook to wait on
             await asyncio.sleep(0.001)
 
-    settled = await service.settle_stuck(older_than=timedelta(minutes=15))
+    settled = await service.settle_abandoned()
 
     assert [r.id for r in settled] == [abandoned.id]
     row = await stored(session_factory, abandoned.id)
@@ -549,4 +764,66 @@ async def test_settle_stuck_leaves_in_flight_and_recent_rows_alone(
     assert (await stored(session_factory, recent.id)).status == RollbackStatus.RUNNING
     gate.set()
     assert isinstance(await running, Succeeded)
-    assert await service.settle_stuck(older_than=timedelta(minutes=15)) == []
+    assert await service.settle_abandoned() == []
+
+
+async def test_a_click_from_another_server_is_refused(session_factory: Sessions) -> None:
+    wiki = FakeWiki()
+    service = make_service(session_factory, wiki)
+    request = await ready(service)
+    elsewhere = Actor(
+        user_id=MOD.user_id, display_name="Mod", role_ids=MOD.role_ids, guild_id=GUILD + 1
+    )
+
+    assert isinstance(await service.claim(request.id or 0, elsewhere), WrongGuild)
+    assert isinstance(await service.cancel(request.id or 0, elsewhere), WrongGuild)
+    assert (await stored(session_factory, request.id)).status == RollbackStatus.PENDING
+    assert wiki.rollback_calls == []
+
+
+async def test_request_row_has_its_expiry_from_the_start(session_factory: Sessions) -> None:
+    """A crash (or DB error) during the preview leaves a row the expiry sweep can end."""
+    clock = Clock()
+    gate = asyncio.Event()
+
+    entered = asyncio.Event()
+
+    class HangingWiki(FakeWiki):
+        async def preview(self, title: str, user: str) -> RollbackPreview:
+            entered.set()
+            await gate.wait()
+            return await super().preview(title, user)
+
+    service = make_service(session_factory, HangingWiki(), clock)
+    task = asyncio.create_task(
+        service.request(MOD, page="Main Page", user="Vandal", summary=None, markbot=False)
+    )
+    async with asyncio.timeout(5):
+        await entered.wait()
+    async with session_factory() as session:
+        rows = await audit.expired_pending(session, now=clock.now + timedelta(hours=1))
+    assert rows[0].expires_at == clock.now + timedelta(seconds=120)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    clock.advance(121)
+    assert [r.status for r in await service.expire_due()] == [RollbackStatus.EXPIRED]
+
+
+async def test_updated_at_follows_the_service_clock(session_factory: Sessions) -> None:
+    clock = Clock()
+    service = make_service(session_factory, FakeWiki(), clock)
+    request = await ready(service)
+    clock.advance(42)
+    await confirm(service, request)
+    assert (await stored(session_factory, request.id)).updated_at == clock.now
+
+
+async def test_a_forbidden_move_is_a_bug_that_raises(session_factory: Sessions) -> None:
+    service = make_service(session_factory, FakeWiki())
+    request = await ready(service)
+    await confirm(service, request)
+    with pytest.raises(IllegalTransitionError):
+        await service.records.move(
+            request.id or 0, from_statuses=[RollbackStatus.SUCCEEDED], to=RollbackStatus.FAILED
+        )
