@@ -52,11 +52,17 @@ from bot.discord_bot import RollBot
 from bot.exts.rollback import RollbackCog
 from bot.services.authz import StaticRolePolicy
 from bot.services.rollback import RollbackService
+from bot.services.settlement import Settlement
 from bot.ui.confirm import prompt_view
 from tests.unit.services.fakes import Clock, FakeWiki
 
 Sessions = async_sessionmaker[AsyncSession]
 JSON = dict[str, Any]
+
+
+async def _no_sleep(seconds: float) -> None:
+    """Settlement's re-check pauses, skipped: the fake wiki answers at once."""
+
 
 # ---- the world -----------------------------------------------------------------------------------
 
@@ -887,6 +893,7 @@ class DiscordHarness:
             roles=StaticRolePolicy(rollback_roles=frozenset(rollback_roles)),
             confirm_timeout=confirm_timeout,
             clock=clock,
+            settlement=Settlement(wiki=wiki, sessions=sessions, sleep=_no_sleep),
         )
         api = discord_api or FakeDiscord(
             wiki_calls=lambda: (

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.db.engine import create_engine, create_session_factory
 from bot.db.models import RollbackStatus
 from bot.exts.rollback import EXPIRED_TEXT, UNKNOWN_TEXT
-from bot.services.rollback import Actor, Claimed
+from bot.services.rollback import LEASE, Actor, Claimed
 from bot.ui.messages import describe_error
 from bot.ui.replies import INTERNAL_ERROR
 from bot.wiki.errors import ProtectedPageError, RateLimitedError, WikiTransportError
@@ -30,7 +30,7 @@ from tests.discord.harness import (
     Sessions,
     embed_field,
 )
-from tests.unit.services.fakes import FakeWiki, ready_preview
+from tests.unit.services.fakes import Clock, FakeWiki, ready_preview
 
 pytestmark = pytest.mark.asyncio
 
@@ -200,15 +200,17 @@ async def test_confirm_on_a_prompt_from_before_a_restart_is_handled(
 async def test_rollback_interrupted_by_a_crash_is_settled_and_logged_after_restart(
     sqlite_session_factory: Sessions, wiki: FakeWiki
 ) -> None:
-    """A row left `running` is settled from the page history at start-up, and posted once the
-    bot is connected (not before: the log channel is unknown until READY)."""
-    first = await DiscordHarness.start(sqlite_session_factory, wiki=wiki)
+    """A row left `running` is settled from the page history at start-up once its lease lapsed,
+    and posted once the bot is connected (not before: the log channel is unknown until READY)."""
+    clock = Clock()
+    first = await DiscordHarness.start(sqlite_session_factory, wiki=wiki, clock=clock)
     try:
         prompt = await first.open_prompt(MOD)
         claim = await first.service.claim(prompt.request_id, _actor(MOD))
         assert isinstance(claim, Claimed)  # confirmed, then the process died mid-rollback
     finally:
         await first.close()
+    clock.advance(LEASE.total_seconds() + 1)  # the dead process renews its lease no more
     wiki.found = [
         RollbackResult(
             title="Main Page", pageid=7, summary="s", revid=13, old_revid=12, last_revid=10
@@ -216,7 +218,7 @@ async def test_rollback_interrupted_by_a_crash_is_settled_and_logged_after_resta
     ]
 
     second = await DiscordHarness.start(
-        sqlite_session_factory, wiki=wiki, discord_api=first.discord, connect=False
+        sqlite_session_factory, wiki=wiki, clock=clock, discord_api=first.discord, connect=False
     )
     try:
         assert (await second.row(prompt.request_id)).status is RollbackStatus.SUCCEEDED
