@@ -68,6 +68,12 @@ def preview_embed(
         f"{link(preview.target_user, links.contribs_url(preview.target_user))} on "
         f"{link(preview.title, links.page_url(preview.title))}?"
     )
+    if preview.hidden_edits:
+        description += (
+            f"\n\nThe author's name is hidden on {preview.hidden_edits} of these edits "
+            "(revision deletion). The wiki checks they are this user's: if not, it refuses and "
+            "nothing is changed."
+        )
     embed = discord.Embed(
         title="Confirm rollback",
         description=clip(description, DESCRIPTION_LIMIT),
@@ -127,9 +133,15 @@ def success_embed(
     )
     _field(embed, "New revision", str(result.revid))
     _field(embed, "Diff", link("see the change", links.diff_url(result.revid, result.old_revid)))
-    _field(embed, "Summary", esc(result.summary), inline=False)
+    _field(embed, "Summary", esc(displayed_summary(result.summary)), inline=False)
     embed.set_footer(text=f"Request #{request.id}")
     return embed
+
+
+def displayed_summary(saved: str) -> str:
+    """The summary as the wiki displays it. rollbot sends a moderator's `$` as `&#36;` (the
+    wiki would substitute `$1`), which the wiki stores as typed and renders as `$`."""
+    return saved.replace("&#36;", "$")
 
 
 def notice_embed(text: str, *, status: RollbackStatus, request_id: int | None) -> discord.Embed:

@@ -11,7 +11,7 @@ from bot.db.models import RollbackStatus
 from bot.ui.messages import describe_error
 from bot.ui.replies import INTERNAL_ERROR
 from bot.wiki.errors import InvalidTitleError
-from bot.wiki.results import PreviewProblem
+from bot.wiki.results import PreviewProblem, RollbackPreview
 from tests.discord.harness import (
     CHANNEL_ID,
     DEFERRED_CHANNEL_MESSAGE,
@@ -27,7 +27,7 @@ from tests.discord.harness import (
     confirm_id,
     embed_field,
 )
-from tests.unit.services.fakes import FakeWiki, problem_preview
+from tests.unit.services.fakes import FakeWiki, problem_preview, ready_preview
 
 pytestmark = pytest.mark.asyncio
 
@@ -271,3 +271,45 @@ async def test_unexpected_error_in_the_command_is_still_posted_to_the_log(
     (row,) = await harness.rows()
     assert row.status is RollbackStatus.FAILED
     assert len(harness.log_posts()) == 1
+
+
+async def test_the_result_shows_the_summary_as_the_wiki_displays_it(
+    harness: DiscordHarness, wiki: FakeWiki
+) -> None:
+    """`$1` is sent as `&#36;1` (the wiki would substitute it) and saved so; the moderator
+    sees `$1`, as the wiki's pages show it."""
+    prompt = await harness.open_prompt(MOD, summary="spam costs $1 a link")
+
+    click = await harness.click(MOD, prompt.confirm_id, message=prompt.message)
+
+    (call,) = wiki.rollback_calls
+    assert "&#36;1" in str(call["summary"])
+    final = click.requests[-1]
+    assert embed_field(final.embed, "Summary").startswith("spam costs $1 a link \\(requested by")
+    row = await harness.row(prompt.request_id)
+    assert row.result_summary is not None
+    assert row.result_summary.startswith("spam costs &#36;1 a link")
+
+
+async def test_a_hidden_vandal_name_is_offered_and_said(
+    harness: DiscordHarness, wiki: FakeWiki
+) -> None:
+    hidden = ready_preview()
+    wiki.previews = [
+        RollbackPreview(
+            title=hidden.title,
+            pageid=hidden.pageid,
+            target_user=hidden.target_user,
+            top=hidden.top,
+            restored=hidden.restored,
+            edits_to_revert=2,
+            edits_capped=False,
+            problem=None,
+            hidden_edits=1,
+        )
+    ]
+    prompt = await harness.open_prompt(MOD)
+
+    embed = prompt.run.edits[-1].embed
+    assert "name is hidden on 1 of these edits" in embed["description"]
+    assert prompt.confirm_id
