@@ -11,6 +11,10 @@ which follow the next entry of ``rollback_faults`` (then :attr:`Fault.PASS`):
 - ``HOLD_ANSWER``  forward, read the wiki's whole answer (the wiki has acted), then withhold it
                    until the client gives up.
 - ``RESET_ANSWER`` forward, read the answer, then drop the connection without relaying it.
+- ``RESET_LATE_COMMIT`` drop the client's connection at once (its answer is lost), but keep the
+                   request and forward it to the wiki only after ``late_commit_after_reads``
+                   more read requests were answered: a commit still in flight, or a replica
+                   that lags, as the bot's follow-up reads see it.
 
 Tests synchronise on events, never on sleeps: ``rollback_arrived`` is set when a rollback POST
 reached the proxy, ``rollback_answered`` when the wiki has answered one. ``after_answer`` (an
@@ -46,6 +50,7 @@ class Fault(enum.Enum):
     RESET_UNSENT = "reset-unsent"
     HOLD_ANSWER = "hold-answer"
     RESET_ANSWER = "reset-answer"
+    RESET_LATE_COMMIT = "reset-late-commit"
 
 
 @dataclass
@@ -67,6 +72,7 @@ class FaultProxy:
     upstream_host: str = "127.0.0.1"
     rollback_faults: list[Fault] = field(default_factory=list)
     after_answer: Callable[[], Awaitable[None]] | None = None
+    late_commit_after_reads: int = 1
 
     rollback_posts: int = 0  # action=rollback POSTs that reached the proxy
     rollbacks_forwarded: int = 0  # ... of which the wiki received
@@ -76,6 +82,8 @@ class FaultProxy:
     port: int = 0
     _server: asyncio.Server | None = None
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
+    _late: bytes | None = None  # a RESET_LATE_COMMIT rollback not yet forwarded
+    _late_reads: int = 0
 
     @property
     def api_url(self) -> str:
@@ -145,7 +153,18 @@ class FaultProxy:
         if fault is Fault.RESET_UNSENT:
             _reset(writer)
             return
+        if fault is Fault.RESET_LATE_COMMIT:
+            self._late, self._late_reads = request.raw, 0
+            _reset(writer)
+            return
         answer = await self._forward(request.raw, rollback=request.is_rollback)
+        if self._late is not None and request.method == "GET":
+            self._late_reads += 1
+            if self._late_reads >= self.late_commit_after_reads:
+                # The read was answered (without the rollback); now the rollback commits.
+                late, self._late = self._late, None
+                await self._forward(late, rollback=True)
+                self.rollback_answered.set()
         if request.is_rollback:
             self.rollback_answered.set()
             if self.after_answer is not None:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db.models import utcnow
 from bot.services.authz import StaticRolePolicy
 from bot.services.rollback import Actor, Ready, RollbackService
+from bot.services.settlement import Settlement
 from bot.wiki.client import ROLLBACK_TAG, WikiClient
 from bot.wiki.retry import RetryPolicy
 
@@ -64,13 +65,21 @@ def make_service(
     sessions: async_sessionmaker[AsyncSession],
     *,
     clock: Callable[[], datetime] = utcnow,
+    sleeps: Sleeps | None = None,
+    owner: str | None = None,
 ) -> RollbackService:
+    """The real service; `sleeps` (default: one that never waits) also takes settlement's
+    re-check pauses, whose count the tests read."""
     return RollbackService(
         wiki=wiki,
         sessions=sessions,
         roles=StaticRolePolicy(frozenset({ROLE})),
         confirm_timeout=CONFIRM_TIMEOUT,
         clock=clock,
+        settlement=Settlement(
+            wiki=wiki, sessions=sessions, sleep=sleeps if sleeps is not None else Sleeps()
+        ),
+        owner=owner,
     )
 
 
