@@ -19,9 +19,10 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import audit
-from bot.db.models import RollbackRequest, RollbackStatus
+from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 from bot.services.authz import StaticRolePolicy
 from bot.services.rollback import (
+    LEASE,
     Actor,
     Claimed,
     Ready,
@@ -71,13 +72,22 @@ async def make_client(wiki: devwiki.RunningWiki) -> AsyncIterator[MakeClient]:
         await client.aclose()
 
 
-def make_service(client: WikiClient, sessions: Sessions) -> RollbackService:
+def make_service(
+    client: WikiClient, sessions: Sessions, *, later: timedelta = timedelta(0)
+) -> RollbackService:
+    """The real service; `later` runs its clock ahead (a process started after the crashed
+    one's lease lapsed)."""
     return RollbackService(
         wiki=client,
         sessions=sessions,
         roles=StaticRolePolicy(rollback_roles=frozenset({MOD_ROLE})),
         confirm_timeout=timedelta(minutes=5),
+        clock=lambda: utcnow() + later,
     )
+
+
+def restarted(client: WikiClient, sessions: Sessions) -> RollbackService:
+    return make_service(client, sessions, later=LEASE + timedelta(seconds=1))
 
 
 @pytest.fixture
@@ -318,8 +328,7 @@ async def test_reconcile_finds_a_rollback_the_wiki_made_before_the_bot_died(
     sent = await make_client().rollback("Sandbox", "Vandal", summary="sent, then the bot died")
     assert (await stored(session_factory, request.id)).status is RollbackStatus.RUNNING
 
-    restarted = make_service(make_client(), session_factory)
-    settled = await restarted.reconcile()
+    settled = await restarted(make_client(), session_factory).reconcile()
 
     assert [row.id for row in settled] == [request.id]
     row = await stored(session_factory, request.id)
@@ -352,7 +361,7 @@ async def test_reconcile_finds_a_rollback_made_in_the_same_second_as_the_confirm
     stamped = datetime.fromisoformat(wiki.revisions("Sandbox")[0].timestamp)
     assert stamped < row.confirmed_at  # the situation this test is about
 
-    await make_service(make_client(), session_factory).reconcile()
+    await restarted(make_client(), session_factory).reconcile()
 
     row = await stored(session_factory, request.id)
     assert_row_matches_wiki(wiki, row, page)
@@ -367,7 +376,7 @@ async def test_reconcile_fails_a_rollback_that_never_reached_the_wiki(
     request = await ready(crashed, "Sandbox")
     await claimed(crashed, request)  # ... and the bot died before sending anything
 
-    settled = await make_service(make_client(), session_factory).reconcile()
+    settled = await restarted(make_client(), session_factory).reconcile()
 
     assert [row.id for row in settled] == [request.id]
     row = await stored(session_factory, request.id)
@@ -387,7 +396,7 @@ async def test_reconcile_does_not_claim_someone_elses_rollback(
     admin = make_client(username=wiki.admin.name, password=SecretStr(wiki.admin.password))
     by_admin = await admin.rollback("Sandbox", "Vandal", summary="rv")
 
-    await make_service(make_client(), session_factory).reconcile()
+    await restarted(make_client(), session_factory).reconcile()
 
     row = await stored(session_factory, request.id)
     assert (row.status, row.error_code) == (RollbackStatus.FAILED, "interrupted")

@@ -26,8 +26,7 @@ from __future__ import annotations
 
 import html
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import devwiki
@@ -48,7 +47,6 @@ from bot.wiki.errors import (
     PermissionDeniedError,
     ProtectedPageError,
     RateLimitedError,
-    WikiAPIError,
     WikiTransportError,
 )
 from bot.wiki.results import PreviewProblem, RollbackResult
@@ -770,73 +768,47 @@ async def test_history_is_followed_past_one_request(
     assert preview.restored.revid == page.good_revid
     assert (capped.edits_to_revert, capped.edits_capped, capped.problem) == (4, True, None)
 
-    since = datetime.now(UTC) - timedelta(seconds=2)
     result = await client.rollback("Long", "Vandal", summary=None)
-    for i in range(4):  # push the rollback past the first history request
+    for i in range(4):  # later edits do not hide the rollback from the settlement read
         wiki.edit("Long", f"later edit {i}", user="Editor")
-    assert await client.find_rollback("Long", "Vandal", since=since) == result
+    after = await client.revision_after("Long", page.latest_revid)
+    assert after.revision is not None
+    assert after.revision.revid == result.revid
 
 
-async def test_find_rollback_finds_the_bots_rollback(
+async def test_revision_after_the_vandal_is_the_bots_rollback(
     wiki: devwiki.RunningWiki, client: WikiClient
 ) -> None:
     page = wiki.make_vandalised_page("Sandbox", "Good.", vandal_edits=2)
-    before = datetime.now(UTC) - timedelta(seconds=2)
+    assert (await client.revision_after("Sandbox", page.latest_revid)).revision is None
     result = await client.rollback("Sandbox", "Vandal", summary="rv spam")
     wiki.edit("Sandbox", "Later, unrelated edit.", user="Editor")
 
-    found = await client.find_rollback("Sandbox", "vandal", since=before)
+    by_title = await client.revision_after("Sandbox", page.latest_revid)
+    by_id = await client.revision_after("Whatever", page.latest_revid, pageid=result.pageid)
 
-    assert found == RollbackResult(
-        title="Sandbox",
-        pageid=result.pageid,
-        summary="rv spam",
-        revid=result.revid,
-        old_revid=page.latest_revid,
-        last_revid=page.good_revid,
-    )
-    assert await client.find_rollback("Sandbox", "Editor", since=before) is None
-    later = datetime.now(UTC) + timedelta(minutes=5)
-    assert await client.find_rollback("Sandbox", "Vandal", since=later) is None
+    for after in (by_title, by_id):
+        assert (after.title, after.pageid) == ("Sandbox", result.pageid)
+        assert after.revision is not None
+        assert (after.revision.revid, after.revision.parentid) == (result.revid, page.latest_revid)
+        assert after.revision.user == "Rollbot"
+        assert ROLLBACK_TAG in after.revision.tags
+        assert after.revision.comment == "rv spam"
 
 
-async def test_find_rollback_ignores_a_rollback_by_someone_else(
+async def test_revision_after_shows_a_rollback_by_someone_else_as_theirs(
     wiki: devwiki.RunningWiki, make_client: MakeClient
 ) -> None:
-    wiki.make_vandalised_page("Sandbox", "Good.", vandal_edits=2)
-    before = datetime.now(UTC) - timedelta(seconds=2)
+    page = wiki.make_vandalised_page("Sandbox", "Good.", vandal_edits=2)
     admin = make_client(username=wiki.admin.name, password=SecretStr(wiki.admin.password))
     by_admin = await admin.rollback("Sandbox", "Vandal", summary="rv by admin")
-    assert wiki.revisions("Sandbox")[0].user == "Admin"
 
-    # Admin's client finds it; the bot's does not.
-    assert (await admin.find_rollback("Sandbox", "Vandal", since=before)) == by_admin
-    assert await make_client().find_rollback("Sandbox", "Vandal", since=before) is None
+    after = await make_client().revision_after("Sandbox", page.latest_revid)
 
-
-async def test_find_rollback_on_a_missing_page(client: WikiClient) -> None:
-    assert await client.find_rollback("No such page", "Vandal", since=datetime.now(UTC)) is None
+    assert after.revision is not None
+    assert (after.revision.revid, after.revision.user) == (by_admin.revid, "Admin")
 
 
-# ---- the client never hides a wiki error --------------------------------------------------------
-
-
-async def test_every_refusal_keeps_its_wire_code(
-    wiki: devwiki.RunningWiki, client: WikiClient
-) -> None:
-    """A run over several refusals on one wiki, checking the `code` attribute is MediaWiki's."""
-    wiki.make_vandalised_page("Sandbox", "Good.", vandal_edits=1)
-    wiki.edit("Solo", "Spam.", user="Vandal")
-    calls: dict[str, Callable[[], Awaitable[RollbackResult]]] = {
-        "alreadyrolled": lambda: client.rollback("Sandbox", "Editor", summary=None),
-        "onlyauthor": lambda: client.rollback("Solo", "Vandal", summary=None),
-        "missingtitle": lambda: client.rollback("Nothing here", "Vandal", summary=None),
-        "invalidtitle": lambda: client.rollback("<bad>", "Vandal", summary=None),
-        "badtags": lambda: client.rollback("Sandbox", "Vandal", summary=None, tags=["x"]),
-    }
-    for code, call in calls.items():
-        with pytest.raises(WikiAPIError) as caught:
-            await call()
-        assert caught.value.code == code
-        assert caught.value.info  # MediaWiki's plaintext message is kept
-    assert wiki.revisions("Sandbox")[0].user == "Vandal"
+async def test_revision_after_on_a_missing_page(client: WikiClient) -> None:
+    after = await client.revision_after("No such page", 1)
+    assert (after.revision, after.pageid) == (None, None)
