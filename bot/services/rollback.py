@@ -399,6 +399,8 @@ class RollbackService:
                 if settled is not None:
                     return settled
                 log.warning("request %s: not applied after a lost answer; sending again", row.id)
+                if exc.retry_after:
+                    await self._settlement.pause(exc.retry_after)
                 continue
             except WikiAPIError as exc:
                 if exc.code == "alreadyrolled" and sends > 1:

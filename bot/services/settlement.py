@@ -116,6 +116,10 @@ class Settlement:
             finding = await self.look(row)
         return finding
 
+    async def pause(self, seconds: float) -> None:
+        """Wait before sending again (the wiki's Retry-After), capped at a minute."""
+        await self._sleep(min(max(seconds, 0.0), 60.0))
+
     async def _claimed_by_another(self, revid: int, request_id: int) -> bool:
         async with self._sessions() as session:
             other = await audit.succeeded_with_revid(session, revid, other_than=request_id)

@@ -135,7 +135,12 @@ class FakeMediaWiki:
             )
         if params.get("prop") == "revisions":
             limit = int(params.get("rvlimit", "50"))
-            page = {"pageid": PAGEID, "ns": 0, "title": TITLE, "revisions": self.revisions[:limit]}
+            revisions = self.revisions  # newest first
+            if "rvstartid" in params and params.get("rvdir") == "newer":
+                # Oldest first, from the given revision on (as MediaWiki's rvdir=newer does).
+                start = int(params["rvstartid"])
+                revisions = [r for r in reversed(self.revisions) if r["revid"] >= start]
+            page = {"pageid": PAGEID, "ns": 0, "title": TITLE, "revisions": revisions[:limit]}
             return httpx.Response(200, json={"batchcomplete": True, "query": {"pages": [page]}})
         raise AssertionError(f"the fake wiki does not know {request.method} {params}")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import pytest
 import respx
@@ -18,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.engine import create_engine, create_session_factory
-from bot.db.models import RollbackStatus
-from bot.services.rollback import Claimed, Succeeded
+from bot.db.models import RollbackStatus, utcnow
+from bot.services.rollback import LEASE, Claimed, Succeeded
 from bot.wiki.client import WikiClient
 from tests.faults import fakewiki
 from tests.faults.checks import assert_rolled_back_once
@@ -150,9 +151,11 @@ async def test_database_lost_after_the_wiki_acted_is_settled_by_reconcile(
     assert proxy.rollback_posts == 1
     await breakable_db.restore()
 
-    # The next start: a fresh engine and client, straight to the wiki.
+    # The next start, once the lease lapsed: a fresh engine and client, straight to the wiki.
     async with sessions_on(breakable_db.url) as sessions, real_client(wiki) as client:
-        service = make_service(client, sessions)
+        service = make_service(
+            client, sessions, clock=lambda: utcnow() + LEASE + timedelta(seconds=1)
+        )
         row = await service.get(request_id)
         assert row is not None
         assert row.status is RollbackStatus.RUNNING

@@ -14,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RollbackStatus, utcnow
-from bot.services.rollback import Claimed
+from bot.services.rollback import LEASE, Claimed, RollbackService
 from bot.wiki.client import WikiClient
 from tests.faults.checks import assert_rolled_back_once, bot_rollbacks
 from tests.faults.support import MODERATOR, make_client, make_service, ready_request
@@ -28,6 +28,11 @@ def _client(wiki: devwiki.RunningWiki) -> WikiClient:
         password=wiki.rollbot_login.password,
         user_agent=wiki.user_agent,
     )
+
+
+def _restarted(client: WikiClient, sessions: async_sessionmaker[AsyncSession]) -> RollbackService:
+    """The next process, started once the dead one's lease lapsed."""
+    return make_service(client, sessions, clock=lambda: utcnow() + LEASE + timedelta(seconds=1))
 
 
 async def test_rollback_stamped_before_the_confirmation_is_found(
@@ -44,7 +49,7 @@ async def test_rollback_stamped_before_the_confirmation_is_found(
         assert isinstance(claimed, Claimed)
         await client.rollback(page.title, "Vandal", summary="sent, then the bot died")
 
-        settled = await service.reconcile()
+        settled = await _restarted(client, sqlite_session_factory).reconcile()
     assert [row.id for row in settled] == [request_id]
     assert_rolled_back_once(wiki, page, settled[0])
 
@@ -64,7 +69,7 @@ async def test_an_older_rollback_of_the_same_vandal_is_not_taken_for_this_one(
         assert isinstance(claimed, Claimed)
         assert claimed.request.top_revid == again
 
-        settled = await service.reconcile()
+        settled = await _restarted(client, sqlite_session_factory).reconcile()
     assert [row.id for row in settled] == [request_id]
     row = settled[0]
     assert (row.status, row.error_code) == (RollbackStatus.FAILED, "interrupted")

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RollbackStatus
 from bot.services.rollback import Claimed, Refused, Succeeded
+from bot.services.settlement import SPREAD_DELAYS
 from tests.faults import fakewiki
 from tests.faults.fakewiki import FakeMediaWiki, Step, api_error, html, raw
 from tests.faults.support import MODERATOR, Sleeps, make_client, make_service, ready_request
@@ -46,6 +47,7 @@ class Case:
         return 1 if self.status is RollbackStatus.SUCCEEDED or self.code == "unverified" else 0
 
 
+SPREAD = list(SPREAD_DELAYS)
 OK = RollbackStatus.SUCCEEDED
 FAILED = RollbackStatus.FAILED
 
@@ -56,16 +58,17 @@ CASES = {
         [Step(False, error=httpx.ConnectError)] * 4, FAILED, "transport", 4, JITTER
     ),
     "connect-timeout-then-ok": Case([Step(False, error=httpx.ConnectTimeout)], OK, None, 2, [0.5]),
-    # Ambiguous, wiki had not acted: the history shows the vandal on top, so one more POST.
-    "reset-before": Case([Step(False, error=httpx.RemoteProtocolError)], OK, None, 2, [0.5]),
+    # Ambiguous, wiki had not acted: the history shows the vandal on top over the whole
+    # settlement window, so one more POST (after the wiki's Retry-After, when it gave one).
+    "reset-before": Case([Step(False, error=httpx.RemoteProtocolError)], OK, None, 2, SPREAD),
     "503-before-retry-after": Case(
         [Step(False, answer=lambda r: httpx.Response(503, headers={"Retry-After": "3"}))],
         OK,
         None,
         2,
-        [3.0],
+        [*SPREAD, 3.0],
     ),
-    "502-html-before": Case([Step(False, answer=html(502))], OK, None, 2, [0.5]),
+    "502-html-before": Case([Step(False, answer=html(502))], OK, None, 2, SPREAD),
     # Ambiguous, wiki had acted: the history shows our rollback; never a second POST.
     "reset-after": Case([Step(True, error=httpx.ReadError)], OK, None, 1, []),
     "read-timeout-after": Case([Step(True, error=httpx.ReadTimeout)], OK, None, 1, []),
@@ -90,7 +93,7 @@ CASES = {
         FAILED,
         "unverified",
         1,
-        JITTER + JITTER,  # preview re-read, then the service's own find_rollback, each 4 tries
+        JITTER,  # the settlement read, 4 tries (connection refused), then "unverified"
         down_after_rollback=True,
     ),
 }
@@ -118,7 +121,7 @@ async def test_wiki_fault_ends_truthfully_without_a_second_rollback(
         user_agent=fakewiki.USER_AGENT,
         sleeps=sleeps,
     ) as client:
-        service = make_service(client, sqlite_session_factory)
+        service = make_service(client, sqlite_session_factory, sleeps=sleeps)
         request_id = await ready_request(service, fakewiki.TITLE)
         fake.rollback_steps = list(case.steps)
         claimed = await service.claim(request_id, MODERATOR)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RollbackStatus
 from bot.services.rollback import Claimed, Refused, Succeeded
+from bot.services.settlement import SPREAD_DELAYS
 from bot.wiki.client import WikiClient
 from tests.faults.checks import assert_rolled_back_once, assert_untouched
 from tests.faults.proxy import Fault, FaultProxy
@@ -47,7 +48,7 @@ async def test_lost_answer_after_the_wiki_acted_is_found_in_the_history(
 ) -> None:
     page = wiki.make_vandalised_page("Acted then lost", "Good text.", vandal_edits=2)
     async with _client(wiki, proxy, sleeps) as client:
-        service = make_service(client, sqlite_session_factory)
+        service = make_service(client, sqlite_session_factory, sleeps=sleeps)
         request_id = await ready_request(service, page.title)
         proxy.rollback_faults = [fault]
         claimed = await service.claim(request_id, MODERATOR)
@@ -70,22 +71,23 @@ async def test_lost_request_before_the_wiki_acted_is_sent_again_once(
 ) -> None:
     page = wiki.make_vandalised_page("Lost before", "Good text.", vandal_edits=2)
     async with _client(wiki, proxy, sleeps) as client:
-        service = make_service(client, sqlite_session_factory)
+        service = make_service(client, sqlite_session_factory, sleeps=sleeps)
         request_id = await ready_request(service, page.title)
         proxy.rollback_faults = [fault]
         claimed = await service.claim(request_id, MODERATOR)
         assert isinstance(claimed, Claimed)
         outcome = await service.execute(claimed)
 
-    # The history showed the vandal still on top, so re-sending was safe: once, after a wait.
+    # The history showed the vandal still on top over the whole settlement window, so
+    # re-sending was safe: once.
     assert isinstance(outcome, Succeeded)
     assert (proxy.rollback_posts, proxy.rollbacks_forwarded) == (2, 1)
-    assert sleeps.delays == [0.5]  # full jitter: random()=0.5 x base 1 s
+    assert sleeps.delays == list(SPREAD_DELAYS)
     assert_rolled_back_once(wiki, page, outcome.request)
 
 
 @pytest.mark.parametrize("fault", [Fault.HOLD_UNSENT, Fault.RESET_UNSENT], ids=["timeout", "reset"])
-async def test_lost_request_without_retries_left_fails_and_changes_nothing(
+async def test_lost_twice_fails_and_changes_nothing(
     wiki: devwiki.RunningWiki,
     proxy: FaultProxy,
     sqlite_session_factory: async_sessionmaker[AsyncSession],
@@ -94,9 +96,9 @@ async def test_lost_request_without_retries_left_fails_and_changes_nothing(
 ) -> None:
     page = wiki.make_vandalised_page("Lost, no retry", "Good text.", vandal_edits=2)
     async with _client(wiki, proxy, sleeps, attempts=1) as client:
-        service = make_service(client, sqlite_session_factory)
+        service = make_service(client, sqlite_session_factory, sleeps=sleeps)
         request_id = await ready_request(service, page.title)
-        proxy.rollback_faults = [fault]
+        proxy.rollback_faults = [fault, fault]
         claimed = await service.claim(request_id, MODERATOR)
         assert isinstance(claimed, Claimed)
         outcome = await service.execute(claimed)
@@ -107,7 +109,8 @@ async def test_lost_request_without_retries_left_fails_and_changes_nothing(
     # transport trouble; the history showed the rollback was not applied either way.
     expected = "timeout" if fault is Fault.HOLD_UNSENT else "transport"
     assert outcome.request.error_code == expected, outcome.request.error_message
-    assert (proxy.rollback_posts, proxy.rollbacks_forwarded) == (1, 0)
+    assert (proxy.rollback_posts, proxy.rollbacks_forwarded) == (2, 0)  # sent, checked, once more
+    assert outcome.request.recheck_at is not None  # and the sweep looks at the history again
     assert_untouched(wiki, page)
 
 
@@ -120,7 +123,7 @@ async def test_wiki_unreachable_at_confirm_fails_without_sending(
     """Connection refused: the proxy stops listening between the preview and the click."""
     page = wiki.make_vandalised_page("Unreachable", "Good text.", vandal_edits=1)
     async with _client(wiki, proxy, sleeps) as client:
-        service = make_service(client, sqlite_session_factory)
+        service = make_service(client, sqlite_session_factory, sleeps=sleeps)
         request_id = await ready_request(service, page.title)
         await proxy.close()
         claimed = await service.claim(request_id, MODERATOR)
