@@ -6,7 +6,8 @@ WikiClient and the real database engine, driven over stdin/stdout.
 
 It warms up (engine, wiki login, the wiki's rollback summary), prints ``ready``, then for each
 ``go <request id>`` line presses Confirm as the moderator would: ``claim`` and, if that won,
-``execute``; it prints one JSON line per request. It exits at end of input (or when killed, which
+``execute``; it prints one JSON line per request. ``reconcile`` runs the start-up settlement
+and prints the ids it settled. It exits at end of input (or when killed, which
 is the point).
 """
 
@@ -58,6 +59,10 @@ async def _serve(config: dict[str, Any]) -> None:
         loop = asyncio.get_running_loop()
         while line := await loop.run_in_executor(None, sys.stdin.readline):
             command, _, argument = line.strip().partition(" ")
+            if command == "reconcile":  # what a starting bot does before serving
+                settled = await service.reconcile()
+                _say(json.dumps({"settled": [row.id for row in settled]}))
+                continue
             if command != "go":
                 continue
             request_id = int(argument)

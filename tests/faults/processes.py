@@ -53,6 +53,10 @@ class BotProcess:
         assert self.proc.stdin is not None
         self.proc.stdin.write(f"go {request_id}\n".encode())
 
+    def reconcile(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"reconcile\n")
+
     async def answer(self) -> dict[str, Any]:
         line = await self._line(ANSWER_TIMEOUT)
         try:

@@ -11,6 +11,8 @@ which follow the next entry of ``rollback_faults`` (then :attr:`Fault.PASS`):
 - ``HOLD_ANSWER``  forward, read the wiki's whole answer (the wiki has acted), then withhold it
                    until the client gives up.
 - ``RESET_ANSWER`` forward, read the answer, then drop the connection without relaying it.
+- ``HOLD_UNTIL_RELEASED`` keep the rollback POST (unsent) until ``release`` is set, then
+                   forward it and relay the answer: a wiki slow to act, as long as a test needs.
 - ``RESET_LATE_COMMIT`` drop the client's connection at once (its answer is lost), but keep the
                    request and forward it to the wiki only after ``late_commit_after_reads``
                    more read requests were answered: a commit still in flight, or a replica
@@ -51,6 +53,7 @@ class Fault(enum.Enum):
     HOLD_ANSWER = "hold-answer"
     RESET_ANSWER = "reset-answer"
     RESET_LATE_COMMIT = "reset-late-commit"
+    HOLD_UNTIL_RELEASED = "hold-until-released"
 
 
 @dataclass
@@ -73,6 +76,7 @@ class FaultProxy:
     rollback_faults: list[Fault] = field(default_factory=list)
     after_answer: Callable[[], Awaitable[None]] | None = None
     late_commit_after_reads: int = 1
+    release: asyncio.Event = field(default_factory=asyncio.Event)
 
     rollback_posts: int = 0  # action=rollback POSTs that reached the proxy
     rollbacks_forwarded: int = 0  # ... of which the wiki received
@@ -153,6 +157,9 @@ class FaultProxy:
         if fault is Fault.RESET_UNSENT:
             _reset(writer)
             return
+        if fault is Fault.HOLD_UNTIL_RELEASED:
+            async with asyncio.timeout(HOLD_TIMEOUT):
+                await self.release.wait()
         if fault is Fault.RESET_LATE_COMMIT:
             self._late, self._late_reads = request.raw, 0
             _reset(writer)
