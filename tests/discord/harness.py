@@ -26,6 +26,11 @@ Typical use (see tests/discord/conftest.py for the `harness` fixture)::
 
 `slash` / `click` dispatch and then wait for every task discord.py scheduled for them;
 `send_slash` / `send_click` only dispatch (for concurrency tests), `settle()` then waits.
+
+The bot serves GUILD_ID only. OTHER_GUILD_ID is a server that invited it without being served
+(its admin: OUTSIDER): `in_guild(payload)` / `in_dm(payload)` re-send any interaction from
+there or from a DM, `join_other_guild()` / `connect(also_in_other_guild=True)` put the bot in
+it, and `FakeDiscord.left_guilds` records the bot leaving.
 """
 
 from __future__ import annotations

@@ -376,3 +376,51 @@ async def test_log_channel_refuses_a_voice_channel_or_another_servers(
     )
     refused_with(run, NOT_A_LOG_CHANNEL_TEXT)
     assert await count(review, ConfigChange) == 0
+
+
+# ---- every other kind of interaction ------------------------------------------------------------
+
+
+def _select(payload: JSON) -> JSON:
+    payload["type"] = 3
+    payload["data"] = {"custom_id": "rollbot:anything", "component_type": 3, "values": ["a"]}
+    payload["message"] = {"id": "1", "channel_id": payload["channel_id"], "components": []}
+    return payload
+
+
+def _modal(payload: JSON) -> JSON:
+    payload["type"] = 5
+    field = {"type": 4, "custom_id": "reason", "value": "because"}
+    payload["data"] = {
+        "custom_id": "rollbot:modal",
+        "components": [{"type": 1, "components": [field]}],
+    }
+    return payload
+
+
+def _user_menu(payload: JSON) -> JSON:
+    payload["data"] = {"id": "1", "name": "Roll back", "type": 2, "target_id": str(MOD.user_id)}
+    return payload
+
+
+@pytest.mark.parametrize("kind", [_select, _modal, _user_menu], ids=["select", "modal", "menu"])
+@pytest.mark.parametrize(
+    ("where", "text"),
+    [(in_guild, NOT_ENABLED_TEXT), (in_dm, NO_SERVER_TEXT)],
+    ids=["unlisted-server", "dm"],
+)
+async def test_selects_modals_and_context_menus_from_elsewhere_are_refused(
+    harness: DiscordHarness, kind: Any, where: Any, text: str
+) -> None:
+    payload = kind(where(harness.slash_payload(MOD, page="Main Page", user="Vandal")))
+    refused_with(await send(harness, payload), text)
+
+
+async def test_unstorable_text_in_a_modal_field_is_refused(harness: DiscordHarness) -> None:
+    payload = _modal(harness.slash_payload(MOD, page="Main Page", user="Vandal"))
+    payload["data"]["components"][0]["components"][0]["value"] = "why\x00"
+    refused_with(
+        await send(harness, payload),
+        "Sorry, `reason` contains characters rollbot cannot store (a NUL character or an "
+        "unpaired surrogate). Please remove them and try again.",
+    )
