@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
+from discord.state import ConnectionState
 
 from bot.db.models import RollbackRequest
 from bot.exts.audit_log import FixedLogChannel, LogChannels, LogPoster
 from bot.exts.guild_config import GuildConfigCog
 from bot.exts.history import DEFAULT_EXPORT_MAX_BYTES, HistoryCog
 from bot.exts.rollback import RollbackCog
+from bot.interaction_gate import GatedConnectionState, InteractionGate
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
@@ -22,6 +25,18 @@ from bot.ui.embeds import WikiLinks
 from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
 
 log = logging.getLogger(__name__)
+
+_OPTION_KINDS = {
+    discord.AppCommandOptionType.string: "text",
+    discord.AppCommandOptionType.integer: "number",
+    discord.AppCommandOptionType.number: "number",
+    discord.AppCommandOptionType.boolean: "choice",
+    discord.AppCommandOptionType.user: "member",
+    discord.AppCommandOptionType.channel: "channel",
+    discord.AppCommandOptionType.role: "role",
+    discord.AppCommandOptionType.mentionable: "member or role",
+    discord.AppCommandOptionType.attachment: "file",
+}
 
 
 class RollbotTree(app_commands.CommandTree["RollBot"]):
@@ -32,14 +47,20 @@ class RollbotTree(app_commands.CommandTree["RollBot"]):
     ) -> None:
         if isinstance(error, app_commands.NoPrivateMessage):
             text = "This command works only in a server."
+        elif isinstance(error, app_commands.TransformerError):
+            # e.g. a channel Discord did not describe, or a choice the command no longer has
+            kind = _OPTION_KINDS.get(error.type, "value")
+            log.info("command %s: unusable %s option", _name(interaction), kind)
+            text = f"Sorry, rollbot could not use the {kind} you gave. Please choose it again."
         else:
-            log.error(
-                "command %s failed",
-                interaction.command and interaction.command.name,
-                exc_info=error,
-            )
+            log.error("command %s failed", _name(interaction), exc_info=error)
             text = INTERNAL_ERROR
         await send_ephemeral(interaction, text)
+
+
+def _name(interaction: discord.Interaction[RollBot]) -> str | None:
+    command = interaction.command
+    return command.qualified_name if command is not None else None
 
 
 class RollBot(commands.Bot):
@@ -59,8 +80,13 @@ class RollBot(commands.Bot):
         export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES,
         sweep_seconds: float = 5.0,
     ) -> None:
-        """`guild_settings` (per-guild log channel and roles) replaces `log_channel_id`; with
+        """`guild_ids`: the servers rollbot serves (DISCORD_GUILD_IDS, at least one); it
+        refuses every interaction from elsewhere and leaves other servers.
+
+        `guild_settings` (per-guild log channel and roles) replaces `log_channel_id`; with
         `history` as well, `/rollback-log` and `/rollbot-config` are added."""
+        # Before super().__init__: it calls `_get_state`, which installs the gate.
+        self.gate = InteractionGate(guild_ids)
         intents = discord.Intents.none()
         intents.guilds = True  # roles and channels; no privileged intents
         super().__init__(
@@ -72,7 +98,7 @@ class RollBot(commands.Bot):
         )
         self.service = service
         self.links = links
-        self.guild_ids = guild_ids
+        self.guild_ids = sorted(self.gate.served_guild_ids)
         self.guild_settings = guild_settings
         self.history = history
         self.export_max_bytes = export_max_bytes
@@ -119,14 +145,57 @@ class RollBot(commands.Bot):
         for request in requests:
             await self.log_poster.post(request)
 
+    def _get_state(self, **options: Any) -> ConnectionState[Self]:
+        # discord.py's one entry point for every interaction; see bot/interaction_gate.py.
+        return GatedConnectionState(
+            gate=self.gate,
+            dispatch=self.dispatch,
+            handlers=self._handlers,
+            hooks=self._hooks,
+            http=self.http,
+            **options,
+        )
+
     async def sync_commands(self) -> None:
-        """Sync to the configured guilds (instant) or globally (can take up to an hour)."""
-        if self.guild_ids:
-            for guild_id in self.guild_ids:
-                guild = discord.Object(id=guild_id)
-                self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
-                log.info("synced %d commands to guild %s", len(synced), guild_id)
-        else:
-            synced = await self.tree.sync()
-            log.info("synced %d global commands", len(synced))
+        """Sync the commands to the served guilds only, then remove any global commands.
+
+        Global commands would show in every server the bot is in; an earlier version synced
+        them when DISCORD_GUILD_IDS was empty. The guild copies are taken before the global
+        list is cleared (they hold the same command objects, so dispatch still finds them).
+        """
+        for guild_id in self.guild_ids:
+            self.tree.copy_global_to(guild=discord.Object(id=guild_id))
+        self.tree.clear_commands(guild=None)
+        for guild_id in self.guild_ids:
+            try:
+                synced = await self.tree.sync(guild=discord.Object(id=guild_id))
+            except discord.Forbidden:
+                log.warning(
+                    "cannot sync commands to server %s: is the bot in it (DISCORD_GUILD_IDS)?",
+                    guild_id,
+                )
+            else:
+                log.info("synced %d commands to server %s", len(synced), guild_id)
+        await self.tree.sync()  # an empty global list: stale global commands disappear
+        log.info("cleared the global commands")
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._leave_unless_served(guild)
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        # GUILD_CREATE of each server the bot is in, at READY (and after an outage).
+        await self._leave_unless_served(guild)
+
+    async def _leave_unless_served(self, guild: discord.Guild) -> None:
+        if guild.id in self.gate.served_guild_ids:
+            return
+        log.warning(
+            "leaving server %s (%r): it is not in DISCORD_GUILD_IDS; untick 'Public Bot' in "
+            "the developer portal so that nobody else can invite the bot",
+            guild.id,
+            guild.name,
+        )
+        try:
+            await guild.leave()
+        except discord.HTTPException as exc:
+            log.warning("could not leave server %s: %s", guild.id, exc)

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     )
 
     discord_token: SecretStr = Field(min_length=1)
-    discord_guild_ids: IdList = Field(default_factory=list)
+    # The servers rollbot serves; it refuses every other server (see bot/interaction_gate.py).
+    discord_guild_ids: IdList
     rollback_role_ids: IdList = Field(min_length=1)
     log_viewer_role_ids: IdList = Field(default_factory=list)
     log_channel_id: int | None = None
@@ -62,6 +63,18 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_id_list(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("discord_guild_ids")
+    @classmethod
+    def _check_guild_ids(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError(
+                "must list the ids of the servers rollbot serves (comma-separated); "
+                "it refuses every other server"
+            )
+        if any(guild_id <= 0 for guild_id in value):
+            raise ValueError("server ids are positive numbers")
+        return value
 
     @field_validator("log_channel_id", mode="before")
     @classmethod

@@ -16,7 +16,8 @@ as well when the log channel itself moves).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -35,6 +36,8 @@ log = logging.getLogger(__name__)
 Interaction = discord.Interaction["RollBot"]
 
 NOT_ADMIN_TEXT = "Sorry, changing rollbot's settings needs the Manage Server permission."
+NOT_A_LOG_CHANNEL_TEXT = "Sorry, the log channel must be a text channel of this server."
+LOG_CHANNEL_TYPES = (discord.ChannelType.text, discord.ChannelType.news)
 SETTING_CHOICES = [app_commands.Choice(name=s.value, value=s.value) for s in Setting]
 
 
@@ -48,6 +51,44 @@ def is_admin(interaction: Interaction) -> bool:
 
 def _editor(interaction: Interaction) -> Editor:
     return Editor(user_id=interaction.user.id, display_name=interaction.user.display_name)
+
+
+class ResolvedChannel(app_commands.Transformer["RollBot"]):
+    """A channel option taken from the interaction's resolved data, not from the bot's cache.
+
+    (`discord.TextChannel` would need the channel cached, and a channel created while the bot
+    was disconnected, or in a guild not fully cached, is not.) Discord offers text channels only.
+    """
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        return discord.AppCommandOptionType.channel
+
+    @property
+    def channel_types(self) -> list[discord.ChannelType]:
+        return list(LOG_CHANNEL_TYPES)
+
+    async def transform(
+        self, interaction: Interaction, value: Any, /
+    ) -> app_commands.AppCommandChannel:
+        if not isinstance(value, app_commands.AppCommandChannel):  # no resolved data: an Object
+            raise app_commands.TransformerError(value, self.type, self)
+        return value
+
+
+LogChannelOption = app_commands.Transform[app_commands.AppCommandChannel, ResolvedChannel]
+
+
+def _is_log_channel(interaction: Interaction, channel: app_commands.AppCommandChannel) -> bool:
+    """A text channel of this server, judged from the resolved data Discord sent.
+
+    discord.py stamps the interaction's guild on every resolved channel, so the guild is read
+    from the raw data when Discord gives one.
+    """
+    data: Mapping[str, Any] = interaction.data or {}
+    raw = data.get("resolved", {}).get("channels", {}).get(str(channel.id), {})
+    guild_id = int(raw.get("guild_id") or channel.guild_id)
+    return channel.type in LOG_CHANNEL_TYPES and guild_id == interaction.guild_id
 
 
 @app_commands.guild_only()
@@ -97,9 +138,12 @@ class GuildConfigCog(
     )
     @app_commands.describe(channel="The log channel (empty: stop posting this server's log)")
     async def log_channel(
-        self, interaction: Interaction, channel: discord.TextChannel | None = None
+        self, interaction: Interaction, channel: LogChannelOption | None = None
     ) -> None:
         if not await self._refuse_unless_admin(interaction):
+            return
+        if channel is not None and not _is_log_channel(interaction, channel):
+            await send_ephemeral(interaction, NOT_A_LOG_CHANNEL_TEXT)
             return
         change = await self.settings.set_log_channel(
             interaction.guild_id or 0, channel.id if channel else None, by=_editor(interaction)

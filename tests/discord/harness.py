@@ -26,6 +26,11 @@ Typical use (see tests/discord/conftest.py for the `harness` fixture)::
 
 `slash` / `click` dispatch and then wait for every task discord.py scheduled for them;
 `send_slash` / `send_click` only dispatch (for concurrency tests), `settle()` then waits.
+
+The bot serves GUILD_ID only. OTHER_GUILD_ID is a server that invited it without being served
+(its admin: OUTSIDER): `in_guild(payload)` / `in_dm(payload)` re-send any interaction from
+there or from a DM, `join_other_guild()` / `connect(also_in_other_guild=True)` put the bot in
+it, and `FakeDiscord.left_guilds` records the bot leaving.
 """
 
 from __future__ import annotations
@@ -75,6 +80,11 @@ CHANNEL_ID = 1_100_000_000_000_000_010  # where moderators run /rollback
 LOG_CHANNEL_ID = 1_100_000_000_000_000_020
 MOD_ROLE_ID = 1_100_000_000_000_000_101  # the configured rollback role
 HELPER_ROLE_ID = 1_100_000_000_000_000_102  # some other role
+# A server that invited the bot but is not in DISCORD_GUILD_IDS (the bot must not serve it).
+OTHER_GUILD_ID = 1_400_000_000_000_000_000
+OTHER_CHANNEL_ID = 1_400_000_000_000_000_010
+OTHER_ROLE_ID = 1_400_000_000_000_000_101  # its admin's own role
+DM_CHANNEL_ID = 1_400_000_000_000_000_500
 CONFIRM_TIMEOUT = timedelta(seconds=120)
 
 # Interaction callback types (Discord API "interaction response types").
@@ -82,12 +92,19 @@ CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
 DEFERRED_UPDATE_MESSAGE = 6
 UPDATE_MESSAGE = 7
+AUTOCOMPLETE_RESULT = 8
+MODAL = 9
+# Interaction types (what the gateway sends).
+APPLICATION_COMMAND = 2
+MESSAGE_COMPONENT = 3
+AUTOCOMPLETE = 4
 EPHEMERAL = 64  # message flag
 LOADING = 128  # message flag of a "thinking" deferred response
 NO_MENTIONS_PAYLOAD: JSON = {"parse": []}
 
 _TIMESTAMP = "2026-11-20T12:00:00.000000+00:00"
 _MEMBER_PERMISSIONS = "2248473465835073"
+ADMINISTRATOR_PERMISSIONS = str((1 << 3) | (1 << 5))  # Administrator and Manage Server
 _API_BASE = Route.BASE  # https://discord.com/api/v10
 
 
@@ -132,6 +149,8 @@ class Person:
 MOD = Person(1_200_000_000_000_000_001, "Mod", (MOD_ROLE_ID,))
 OTHER_MOD = Person(1_200_000_000_000_000_002, "OtherMod", (MOD_ROLE_ID, HELPER_ROLE_ID))
 NOBODY = Person(1_200_000_000_000_000_003, "Nobody", (HELPER_ROLE_ID,))
+# The admin of OTHER_GUILD_ID, with their own role there.
+OUTSIDER = Person(1_400_000_000_000_000_001, "Outsider", (OTHER_ROLE_ID,))
 
 
 def confirm_id(request_id: int) -> str:
@@ -184,11 +203,13 @@ def application_payload() -> JSON:
     }
 
 
-def text_channel_payload(channel_id: int, name: str, position: int = 0) -> JSON:
+def text_channel_payload(
+    channel_id: int, name: str, position: int = 0, *, guild_id: int = GUILD_ID
+) -> JSON:
     return {
         "id": str(channel_id),
         "type": 0,
-        "guild_id": str(GUILD_ID),
+        "guild_id": str(guild_id),
         "name": name,
         "position": position,
         "permission_overwrites": [],
@@ -218,11 +239,13 @@ def role_payload(role_id: int, name: str, position: int) -> JSON:
     }
 
 
-def guild_payload(*, channels: Iterable[JSON]) -> JSON:
+def guild_payload(
+    *, channels: Iterable[JSON], guild_id: int = GUILD_ID, name: str = "Wiki moderators"
+) -> JSON:
     """A GUILD_CREATE for a guild with the mod role, another role and the given channels."""
     return {
-        "id": str(GUILD_ID),
-        "name": "Wiki moderators",
+        "id": str(guild_id),
+        "name": name,
         "icon": None,
         "owner_id": str(OWNER_ID),
         "afk_timeout": 300,
@@ -236,7 +259,7 @@ def guild_payload(*, channels: Iterable[JSON]) -> JSON:
         "features": [],
         "system_channel_flags": 0,
         "roles": [
-            role_payload(GUILD_ID, "@everyone", 0),
+            role_payload(guild_id, "@everyone", 0),
             role_payload(MOD_ROLE_ID, "Rollbacker", 2),
             role_payload(HELPER_ROLE_ID, "Helper", 1),
         ],
@@ -264,6 +287,65 @@ def guild_payload(*, channels: Iterable[JSON]) -> JSON:
         "unavailable": False,
         "joined_at": _TIMESTAMP,
     }
+
+
+def other_guild_payload() -> JSON:
+    """GUILD_CREATE of OTHER_GUILD_ID: a server that invited the bot but is not served."""
+    payload = guild_payload(
+        channels=[text_channel_payload(OTHER_CHANNEL_ID, "general", guild_id=OTHER_GUILD_ID)],
+        guild_id=OTHER_GUILD_ID,
+        name="Someone else's server",
+    )
+    payload["roles"] = [
+        role_payload(OTHER_GUILD_ID, "@everyone", 0),
+        role_payload(OTHER_ROLE_ID, "Wannabe rollbacker", 1),
+    ]
+    payload["owner_id"] = str(OUTSIDER.user_id)
+    return payload
+
+
+def in_guild(
+    payload: Mapping[str, Any],
+    guild_id: int = OTHER_GUILD_ID,
+    channel_id: int = OTHER_CHANNEL_ID,
+    *,
+    permissions: str | None = None,
+) -> JSON:
+    """The same interaction, sent from a channel of another server (by default the unlisted one).
+
+    `permissions`: the member's permissions there (e.g. ADMINISTRATOR_PERMISSIONS).
+    """
+    moved: JSON = json.loads(json.dumps(payload))
+    moved["guild_id"] = str(guild_id)
+    moved["guild"] = {"id": str(guild_id), "locale": "en-US", "features": []}
+    moved["channel"] = text_channel_payload(channel_id, "general", guild_id=guild_id)
+    moved["channel_id"] = str(channel_id)
+    moved["authorizing_integration_owners"] = {"0": str(guild_id)}
+    if "guild_id" in moved.get("data", {}):
+        moved["data"]["guild_id"] = str(guild_id)
+    if permissions is not None:
+        moved["member"]["permissions"] = permissions
+    return moved
+
+
+def in_dm(payload: Mapping[str, Any]) -> JSON:
+    """The same interaction, sent from the member's DM with the bot (no guild, no member)."""
+    moved: JSON = json.loads(json.dumps(payload))
+    user = moved.pop("member")["user"]
+    for key in ("guild_id", "guild", "guild_locale"):
+        moved.pop(key, None)
+    moved.get("data", {}).pop("guild_id", None)
+    moved["user"] = user
+    moved["channel"] = {
+        "id": str(DM_CHANNEL_ID),
+        "type": 1,
+        "last_message_id": None,
+        "flags": 0,
+        "recipients": [user],
+    }
+    moved["channel_id"] = str(DM_CHANNEL_ID)
+    moved["context"] = 1  # BOT_DM
+    return moved
 
 
 def button_custom_ids(components: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -474,12 +556,14 @@ class FakeDiscord:
         self.failures: list[Failure] = []
         self.closed = False
         self._wiki_calls = wiki_calls
+        self.left_guilds: list[int] = []  # DELETE /users/@me/guilds/{id}, in order
         self._interactions: dict[str, _InteractionRecord] = {}
         self._originals: dict[str, int] = {}  # interaction token → its original message id
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self._seq = itertools.count(1)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
             ("GET", re.compile(r"/users/@me"), self._get_me),
+            ("DELETE", re.compile(r"/users/@me/guilds/(\d+)"), self._leave_guild),
             ("GET", re.compile(r"/oauth2/applications/@me"), self._get_application),
             ("PUT", re.compile(r"/applications/(\d+)/guilds/(\d+)/commands"), self._put_commands),
             ("PUT", re.compile(r"/applications/(\d+)/commands"), self._put_commands),
@@ -645,6 +729,10 @@ class FakeDiscord:
     def _get_me(self, sent: SentRequest, match: re.Match[str]) -> tuple[int, Any]:
         return 200, bot_user_payload()
 
+    def _leave_guild(self, sent: SentRequest, match: re.Match[str]) -> tuple[int, Any]:
+        self.left_guilds.append(int(match[1]))
+        return 204, None
+
     def _get_application(self, sent: SentRequest, match: re.Match[str]) -> tuple[int, Any]:
         return 200, application_payload()
 
@@ -691,6 +779,11 @@ class FakeDiscord:
         data = sent.json.get("data") or {}
         if kind in (DEFERRED_UPDATE_MESSAGE, UPDATE_MESSAGE) and record.message_id is None:
             return self._error(400, 50035, "Invalid Form Body (not a component interaction)")
+        if kind in (AUTOCOMPLETE_RESULT, MODAL):
+            if (kind == AUTOCOMPLETE_RESULT) != (record.type == AUTOCOMPLETE):
+                return self._error(400, 50035, "Invalid Form Body (autocomplete mismatch)")
+            record.callbacks += 1
+            return 204, None  # no message: nothing to edit or follow up
         record.callbacks += 1
         flags = int(data.get("flags") or 0)
         if kind == CHANNEL_MESSAGE:
@@ -936,14 +1029,19 @@ class DiscordHarness:
         await self.bot.login(TOKEN)
         self._baseline = set(asyncio.all_tasks())
 
-    async def connect(self) -> None:
-        """Gateway READY then GUILD_CREATE (guild, roles, channels cached); waits for ready."""
+    async def connect(self, *, also_in_other_guild: bool = False) -> None:
+        """Gateway READY then GUILD_CREATE (guild, roles, channels cached); waits for ready.
+
+        `also_in_other_guild`: the bot is also a member of OTHER_GUILD_ID (it was invited while
+        offline), so READY lists it and its GUILD_CREATE follows.
+        """
         state = self.bot._connection
         state.guild_ready_timeout = 0.01
+        guild_ids = [GUILD_ID, OTHER_GUILD_ID] if also_in_other_guild else [GUILD_ID]
         ready: Any = {
             "v": 10,
             "user": bot_user_payload(),
-            "guilds": [{"id": str(GUILD_ID), "unavailable": True}],
+            "guilds": [{"id": str(guild_id), "unavailable": True} for guild_id in guild_ids],
             "session_id": "fake-session",
             "resume_gateway_url": "wss://gateway.invalid",
             "application": {"id": str(APP_ID), "flags": 0},
@@ -952,8 +1050,17 @@ class DiscordHarness:
         guild: Any = guild_payload(channels=self.discord.channels.values())
         state.parse_ready(ready)
         state.parse_guild_create(guild)
+        if also_in_other_guild:
+            state.parse_guild_create(other_guild_payload())  # type: ignore[arg-type]
         await asyncio.wait_for(self.bot.wait_until_ready(), self.SETTLE_TIMEOUT)
         self._baseline = set(asyncio.all_tasks())
+
+    async def join_other_guild(self) -> None:
+        """The bot is invited to OTHER_GUILD_ID while connected (GUILD_CREATE → guild_join)."""
+        before = set(asyncio.all_tasks())
+        self.bot._connection.parse_guild_create(other_guild_payload())  # type: ignore[arg-type]
+        self._tasks.update(set(asyncio.all_tasks()) - before)
+        await self.settle()
 
     async def close(self) -> None:
         try:
@@ -1017,6 +1124,17 @@ class DiscordHarness:
                 if value is not None
             ],
         }
+        return payload
+
+    def autocomplete_payload(
+        self, person: Person, name: str = "rollback", *, focused: str, **options: Any
+    ) -> JSON:
+        """An APPLICATION_COMMAND_AUTOCOMPLETE interaction: `person` is typing option `focused`."""
+        payload = self.slash_payload(person, name, **options)
+        payload["type"] = AUTOCOMPLETE
+        for option in payload["data"]["options"]:
+            if option["name"] == focused:
+                option["focused"] = True
         return payload
 
     def click_payload(self, person: Person, custom_id: str, *, message: Mapping[str, Any]) -> JSON:

@@ -112,7 +112,7 @@ class ReviewHarness(DiscordHarness):
         bot = RollBot(
             service=service,
             links=wiki,
-            guild_ids=[GUILD_ID],
+            guild_ids=[GUILD_ID, GUILD_B],  # B: a second served server
             guild_settings=settings,
             history=HistoryService(sessions=sessions, clock=clock),
             export_max_bytes=export_max_bytes,

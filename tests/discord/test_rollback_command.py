@@ -207,9 +207,10 @@ async def test_rollback_command_is_guild_only_with_the_documented_options(
     harness: DiscordHarness,
 ) -> None:
     syncs = [r for r in harness.discord.requests if r.method == "PUT"]
-    # Synced to the configured guild only (instant), never globally.
-    assert [r.path for r in syncs] == [
-        f"/applications/{harness.bot.application_id}/guilds/{GUILD_ID}/commands"
+    # Synced to the configured guild (instant); the global list is emptied, never filled.
+    assert [(r.path, bool(r.json)) for r in syncs] == [
+        (f"/applications/{harness.bot.application_id}/guilds/{GUILD_ID}/commands", True),
+        (f"/applications/{harness.bot.application_id}/commands", False),
     ]
     (command,) = [c for c in syncs[0].json if c["name"] == "rollback"]
     assert command["contexts"] == [0]  # guild only

@@ -28,6 +28,7 @@ from tests.unit.wiki.payloads import (
 )
 
 TOKEN = "MTIzNDU2Nzg5.discord-token-secret-value"
+GUILD = 1_100_000_000_000_000_000
 ENV_NAMES = [
     "DISCORD_TOKEN",
     "DISCORD_GUILD_IDS",
@@ -56,6 +57,7 @@ def clean_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def settings(tmp_path: Path) -> Settings:
     return Settings(
         discord_token=SecretStr(TOKEN),
+        discord_guild_ids=[GUILD],
         rollback_role_ids=[1],
         wiki_api_url=API,
         wiki_username=BOT_LOGIN,
@@ -75,6 +77,7 @@ def test_missing_configuration_names_every_problem_without_a_traceback(
     err = capsys.readouterr().err
     for name in [
         "DISCORD_TOKEN",
+        "DISCORD_GUILD_IDS",
         "ROLLBACK_ROLE_IDS",
         "WIKI_API_URL",
         "WIKI_USERNAME",
@@ -112,17 +115,53 @@ def test_invalid_values_are_explained(
 
 def test_env_file_and_comma_lists(clean_env: Path) -> None:
     (clean_env / ".env").write_text(
-        f"DISCORD_TOKEN={TOKEN}\nROLLBACK_ROLE_IDS=11, 22\nDISCORD_GUILD_IDS=\nLOG_CHANNEL_ID=\n"
+        f"DISCORD_TOKEN={TOKEN}\nROLLBACK_ROLE_IDS=11, 22\nLOG_CHANNEL_ID=\n"
+        "DISCORD_GUILD_IDS=5, 6\n"
         f"WIKI_API_URL={API}\nWIKI_USERNAME={BOT_LOGIN}\nWIKI_PASSWORD={PASSWORD}\n"
         f"WIKI_USER_AGENT={USER_AGENT}\n"
     )
     loaded = app.load_settings()
     assert loaded.rollback_role_ids == [11, 22]
-    assert loaded.discord_guild_ids == []
+    assert loaded.discord_guild_ids == [5, 6]
     assert loaded.log_channel_id is None
     assert loaded.confirm_timeout_seconds == 120
     assert TOKEN not in repr(loaded)
     assert PASSWORD not in repr(loaded)
+
+
+@pytest.mark.parametrize("value", [None, "", " , "])
+def test_no_served_server_stops_the_bot_with_one_line(
+    clean_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    value: str | None,
+) -> None:
+    """Without DISCORD_GUILD_IDS the bot would have no allowlist: it must not start."""
+    values = {
+        "DISCORD_TOKEN": TOKEN,
+        "ROLLBACK_ROLE_IDS": "12",
+        "WIKI_API_URL": API,
+        "WIKI_USERNAME": BOT_LOGIN,
+        "WIKI_PASSWORD": PASSWORD,
+        "WIKI_USER_AGENT": USER_AGENT,
+    }
+    if value is not None:
+        values["DISCORD_GUILD_IDS"] = value
+    for name, setting in values.items():
+        monkeypatch.setenv(name, setting)
+
+    with pytest.raises(SystemExit) as exited:
+        app.load_settings()
+
+    assert exited.value.code == 2
+    problems = capsys.readouterr().err.splitlines()[1:]  # after the heading line
+    expected = (
+        "  DISCORD_GUILD_IDS: missing"
+        if value is None
+        else "  DISCORD_GUILD_IDS: Value error, must list the ids of the servers rollbot serves "
+        "(comma-separated); it refuses every other server"
+    )
+    assert problems == [expected]
 
 
 @respx.mock(assert_all_mocked=True)
