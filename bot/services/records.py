@@ -159,6 +159,26 @@ class RequestRecords:
             row, row.error_code or code, row.error_message or BotCode(BotCode.INTERNAL).sentence
         )
 
+    async def decided_elsewhere(self, request_id: int) -> Succeeded | Refused:
+        """The row as another process (or a sweep) decided it, as an outcome to report."""
+        row = await self.get(request_id)
+        if row is None:
+            raise LookupError(f"audit row {request_id} disappeared")
+        result = result_of(row)
+        if row.status == RollbackStatus.SUCCEEDED and result is not None:
+            return Succeeded(row, result)
+        if row.status == RollbackStatus.RUNNING:
+            # Lost the lease without anyone settling yet (the database was unreachable): end it
+            # as not sent; nothing was POSTed since the lease lapsed.
+            return await self.end(
+                request_id,
+                RollbackStatus.RUNNING,
+                BotCode.INTERRUPTED,
+                "The bot lost its claim on this request before sending it; nothing was sent.",
+                recheck=True,
+            )
+        return Refused(row, row.error_code or BotCode.INTERNAL, row.error_message or "")
+
     async def push_recheck(self, row: RollbackRequest) -> bool:
         """Claim this due re-check (compare-and-set on its time) and schedule the next one."""
         if row.id is None or row.recheck_at is None:
@@ -194,3 +214,9 @@ def result_of(row: RollbackRequest) -> RollbackResult | None:
         old_revid=row.old_revid or 0,
         last_revid=row.last_revid or 0,
     )
+
+
+def row_id(row: RollbackRequest) -> int:
+    if row.id is None:
+        raise ValueError("audit row was not flushed")
+    return row.id

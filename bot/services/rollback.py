@@ -11,15 +11,9 @@ imports discord: the Discord layer renders the outcomes.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -27,6 +21,8 @@ from bot.db import audit
 from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 from bot.services.authz import RolePolicy, holds_any
 from bot.services.codes import BotCode
+from bot.services.housekeeping import Housekeeping
+from bot.services.leases import LEASE, Leases
 from bot.services.outcomes import (
     Actor,
     Cancelled,
@@ -47,15 +43,18 @@ from bot.services.outcomes import (
     Succeeded,
     WrongGuild,
 )
-from bot.services.records import RequestRecords, result_of
-from bot.services.settlement import Settlement, SettlementWiki, Verdict
+from bot.services.records import RequestRecords, row_id
+from bot.services.sending import RollbackSender
+from bot.services.settlement import Settlement
 from bot.services.summary import build_summary
-from bot.wiki.errors import WikiAPIError, WikiError, WikiTransportError
+from bot.services.wiki import RollbackWiki, error_fields
+from bot.wiki.errors import WikiError
 from bot.wiki.names import capitalized_title, normalize_title, normalize_username
-from bot.wiki.results import PreviewProblem, RollbackPreview, RollbackResult
+from bot.wiki.results import PreviewProblem, RollbackPreview
 
 # The outcomes are re-exported: callers and tests name them from the workflow they come from.
 __all__ = [
+    "LEASE",
     "Actor",
     "CancelOutcome",
     "Cancelled",
@@ -81,34 +80,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MAX_SUMMARY_INPUT = 1000
-# How long a claim on a `running` row holds without renewal. The owner renews it every third
-# of that while it works, so only a process that died (or lost its database) lets it lapse.
-LEASE = timedelta(seconds=30)
-# Rows claimed by a version without leases are settled once they are this old.
-LEGACY_AFTER = timedelta(minutes=5)
-# A lost answer is re-sent at most this many times in all (only after the history showed,
-# over the whole settlement window, that the first send was not applied).
-_MAX_SENDS = 2
-
-
-class RollbackWiki(SettlementWiki, Protocol):
-    """What the workflow needs from the wiki client (a fake in unit tests)."""
-
-    @property
-    def api_url(self) -> str: ...
-
-    async def preview(self, title: str, user: str) -> RollbackPreview: ...
-
-    async def rollback(
-        self, title: str, user: str, *, summary: str | None, markbot: bool = False
-    ) -> RollbackResult: ...
-
-    async def default_rollback_summary(self) -> str: ...
-
-
-def process_owner() -> str:
-    """This process's name on the leases it holds (host, pid, and a nonce against pid reuse)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class RollbackService:
@@ -133,10 +104,21 @@ class RollbackService:
         self._clock = clock
         self._records = RequestRecords(sessions=sessions, clock=clock)
         self._settlement = settlement or Settlement(wiki=wiki, sessions=sessions)
-        self._lease = lease
-        self.owner = owner or process_owner()
+        self._leases = Leases(sessions=sessions, clock=clock, owner=owner, duration=lease)
+        self.owner = self._leases.owner
         # Requests this process is carrying out now; the sweeps leave them alone.
         self._in_flight: set[int] = set()
+        self._sender = RollbackSender(
+            wiki=wiki, records=self._records, settlement=self._settlement, leases=self._leases
+        )
+        self._housekeeping = Housekeeping(
+            sessions=sessions,
+            clock=clock,
+            records=self._records,
+            settlement=self._settlement,
+            leases=self._leases,
+            in_flight=self._in_flight,
+        )
 
     @property
     def records(self) -> RequestRecords:
@@ -179,7 +161,7 @@ class RollbackService:
         row = self._new_row(actor, page=page, user=user, summary=summary, markbot=markbot)
         async with self._sessions() as session, session.begin():
             await audit.add_request(session, row)
-        request_id = _id(row)
+        request_id = row_id(row)
 
         try:
             title = normalize_title(page)
@@ -193,7 +175,7 @@ class RollbackService:
         try:
             preview = await self._wiki.preview(title, target)
         except WikiError as exc:
-            return await self._ended(request_id, RollbackStatus.PENDING, *_error_fields(exc))
+            return await self._ended(request_id, RollbackStatus.PENDING, *error_fields(exc))
         except Exception as exc:
             return await self._crashed(request_id, RollbackStatus.PENDING, exc)
         return await self._offer(request_id, preview, from_status=RollbackStatus.PENDING)
@@ -228,8 +210,7 @@ class RollbackService:
             to=RollbackStatus.RUNNING,
             confirmed_by_id=actor.user_id,
             confirmed_at=now,
-            lease_owner=self.owner,
-            lease_until=now + self._lease,
+            **self._leases.claim_values(now),
         )
         if not won:
             return NotPending(row)
@@ -237,15 +218,12 @@ class RollbackService:
 
     async def execute(self, claimed: Claimed) -> ExecuteOutcome:
         """Carry out a claimed request: re-check the page, roll back, record the result."""
-        request_id = _id(claimed.request)
+        request_id = row_id(claimed.request)
         self._in_flight.add(request_id)
-        heartbeat = asyncio.create_task(self._keep_lease(request_id))
         try:
-            return await self._execute(claimed.request, request_id)
+            async with self._leases.kept(request_id):
+                return await self._execute(claimed.request, request_id)
         finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
             self._in_flight.discard(request_id)
 
     async def cancel(self, request_id: int, actor: Actor) -> CancelOutcome:
@@ -261,85 +239,19 @@ class RollbackService:
 
     async def expire_due(self) -> list[RollbackRequest]:
         """End every `pending` request whose prompt has timed out."""
-        async with self._sessions() as session:
-            due = await audit.expired_pending(session, now=self._clock())
-        expired: list[RollbackRequest] = []
-        for row in due:
-            # A click may end the row first; only the rows this sweep changed are reported.
-            changed, fresh = await self._records.move(
-                _id(row), from_statuses=[RollbackStatus.PENDING], to=RollbackStatus.EXPIRED
-            )
-            if changed:
-                expired.append(fresh)
-        return expired
+        return await self._housekeeping.expire_due()
 
     async def reconcile(self) -> list[RollbackRequest]:
-        """At start-up: settle abandoned `running` rows and expire stale prompts. Rows another
-        live process is carrying out (its lease holds) are left alone."""
-        settled = await self.settle_abandoned()
-        settled.extend(await self.expire_due())
-        return settled
+        """At start-up: settle abandoned `running` rows and expire stale prompts."""
+        return await self._housekeeping.reconcile()
 
     async def settle_abandoned(self) -> list[RollbackRequest]:
         """Settle `running` rows whose owner's lease lapsed, from the page history."""
-        now = self._clock()
-        legacy_cutoff = now - LEGACY_AFTER
-        async with self._sessions() as session:
-            lapsed = await audit.lapsed_running(session, now=now, legacy_cutoff=legacy_cutoff)
-        settled: list[RollbackRequest] = []
-        for row in lapsed:
-            request_id = _id(row)
-            if request_id in self._in_flight:
-                continue
-            async with self._sessions() as session, session.begin():
-                took = await audit.take_lapsed_lease(
-                    session,
-                    request_id,
-                    owner=self.owner,
-                    until=now + self._lease,
-                    now=now,
-                    legacy_cutoff=legacy_cutoff,
-                )
-            if not took:
-                continue  # another process is settling it
-            try:
-                finding = await self._settlement.look(row)
-            except WikiError as exc:
-                log.warning("could not settle request %s yet: %s", request_id, exc)
-                continue  # the lease lapses again and the next sweep retries
-            if finding.verdict is Verdict.APPLIED and finding.result is not None:
-                outcome: Succeeded | Refused = await self._records.succeed(
-                    request_id, finding.result
-                )
-            else:
-                # A POST still in flight from the dead process may land later: re-checked.
-                outcome = await self._records.end(
-                    request_id,
-                    RollbackStatus.RUNNING,
-                    BotCode.INTERRUPTED,
-                    "The bot was interrupted while this rollback was in progress and the page "
-                    "history shows no rollback by the bot; it was not applied.",
-                    recheck=True,
-                )
-            settled.append(outcome.request)
-        return settled
+        return await self._housekeeping.settle_abandoned()
 
     async def recheck_due(self) -> list[RollbackRequest]:
         """Look again at `failed` rows whose answer was lost; correct those the wiki made."""
-        async with self._sessions() as session:
-            due = await audit.due_rechecks(session, now=self._clock())
-        corrected: list[RollbackRequest] = []
-        for row in due:
-            if not await self._records.push_recheck(row):
-                continue  # another process took this re-check
-            try:
-                finding = await self._settlement.look(row)
-            except WikiError as exc:
-                log.warning("re-check of request %s failed: %s", row.id, exc)
-                continue
-            if finding.verdict is Verdict.APPLIED and finding.result is not None:
-                corrected.append((await self._records.correct(_id(row), finding.result)).request)
-        return corrected
+        return await self._housekeeping.recheck_due()
 
     async def record_prompt_message(self, request_id: int, message_id: int) -> None:
         await self._records.update(request_id, prompt_message_id=message_id)
@@ -359,7 +271,7 @@ class RollbackService:
         try:
             fresh = await self._wiki.preview(row.page_title, row.target_user)
         except WikiError as exc:
-            return await self._ended(request_id, running, *_error_fields(exc))
+            return await self._ended(request_id, running, *error_fields(exc))
         except Exception as exc:
             return await self._crashed(request_id, running, exc)
         if fresh.problem is not None or fresh.top is None or fresh.top.revid != row.top_revid:
@@ -375,140 +287,7 @@ class RollbackService:
             restored_user=fresh.restored.user if fresh.restored else None,
             target_user=row.target_user,
         )
-        return await self._send(row, request_id, summary)
-
-    async def _send(
-        self, row: RollbackRequest, request_id: int, summary: str
-    ) -> Succeeded | Refused:
-        """POST the rollback; after a lost answer, settle it from the history (and send again
-        only when the history showed, over the whole window, that it was not applied)."""
-        running = RollbackStatus.RUNNING
-        sends = 0
-        while True:
-            if not await self._holds_lease(request_id):
-                return await self._as_decided_elsewhere(request_id)
-            sends += 1
-            try:
-                result = await self._wiki.rollback(
-                    row.page_title, row.target_user, summary=summary, markbot=row.markbot
-                )
-            except WikiTransportError as exc:
-                if not exc.ambiguous:
-                    return await self._ended(request_id, running, *_error_fields(exc))
-                settled = await self._after_lost_answer(row, exc, resend_allowed=sends < _MAX_SENDS)
-                if settled is not None:
-                    return settled
-                log.warning("request %s: not applied after a lost answer; sending again", row.id)
-                if exc.retry_after:
-                    await self._settlement.pause(exc.retry_after)
-                continue
-            except WikiAPIError as exc:
-                if exc.code == "alreadyrolled" and sends > 1:
-                    # Our earlier send may be what rolled it back: look for it.
-                    return await self._after_alreadyrolled(row, exc)
-                return await self._ended(request_id, running, *_error_fields(exc))
-            except WikiError as exc:
-                return await self._ended(request_id, running, *_error_fields(exc))
-            except Exception as exc:
-                # Raised before any answer from the wiki: a bug of ours, not an ambiguous send.
-                return await self._crashed(request_id, running, exc)
-            return await self._records.succeed(request_id, result)
-
-    async def _after_lost_answer(
-        self, row: RollbackRequest, exc: WikiTransportError, *, resend_allowed: bool
-    ) -> Succeeded | Refused | None:
-        """The wiki did not answer clearly: settle from the page history. None: the history
-        shows (over the whole window) that the rollback was not applied, so send it again."""
-        request_id = _id(row)
-        log.warning(
-            "request %s: the wiki's answer was lost (%s); checking the history", row.id, exc
-        )
-        try:
-            finding = await self._settlement.look_spread(row)
-        except WikiError as check_exc:
-            return await self._records.end(
-                request_id,
-                RollbackStatus.RUNNING,
-                BotCode.UNVERIFIED,
-                f"The wiki did not answer ({exc}) and the page history could not be read "
-                f"({check_exc}); check the page history before trying again.",
-                recheck=True,
-            )
-        if finding.verdict is Verdict.APPLIED and finding.result is not None:
-            log.info("request %s: the lost rollback had been applied", row.id)
-            return await self._records.succeed(request_id, finding.result)
-        if finding.verdict is Verdict.NOT_APPLIED and resend_allowed:
-            return None
-        return await self._records.end(
-            request_id, RollbackStatus.RUNNING, *_error_fields(exc), recheck=True
-        )
-
-    async def _after_alreadyrolled(
-        self, row: RollbackRequest, exc: WikiAPIError
-    ) -> Succeeded | Refused:
-        request_id = _id(row)
-        try:
-            finding = await self._settlement.look_spread(row)
-        except WikiError as check_exc:
-            log.warning("request %s: history unreadable after alreadyrolled: %s", row.id, check_exc)
-            finding = None
-        if finding is not None and finding.verdict is Verdict.APPLIED and finding.result:
-            log.info("request %s: alreadyrolled by its own earlier send", row.id)
-            return await self._records.succeed(request_id, finding.result)
-        # The read may lag behind the wiki's answer: let the re-check sweep look again.
-        lagging = finding is None or finding.verdict is Verdict.NOT_APPLIED
-        return await self._records.end(
-            request_id, RollbackStatus.RUNNING, exc.code, exc.info, recheck=lagging
-        )
-
-    async def _keep_lease(self, request_id: int) -> None:
-        """Renew this process's lease on the row while the request is carried out."""
-        while True:
-            await asyncio.sleep(self._lease.total_seconds() / 3)
-            try:
-                if not await self._renew(request_id):
-                    log.error("request %s: lease lost while carrying it out", request_id)
-                    return
-            except Exception:
-                log.warning("request %s: could not renew its lease", request_id, exc_info=True)
-
-    async def _renew(self, request_id: int) -> bool:
-        now = self._clock()
-        async with self._sessions() as session, session.begin():
-            return await audit.renew_lease(
-                session, request_id, owner=self.owner, until=now + self._lease, now=now
-            )
-
-    async def _holds_lease(self, request_id: int) -> bool:
-        """Checked (and renewed) right before each send: a process whose lease lapsed — its
-        row may be being settled elsewhere — must not act on the wiki."""
-        try:
-            if await self._renew(request_id):
-                return True
-        except Exception:
-            log.warning("request %s: lease check failed; not sending", request_id, exc_info=True)
-            return False
-        log.error("request %s: lease lost before sending; not sending", request_id)
-        return False
-
-    async def _as_decided_elsewhere(self, request_id: int) -> Succeeded | Refused:
-        row = await self._records.get(request_id)
-        if row is None:
-            raise LookupError(f"audit row {request_id} disappeared")
-        result = result_of(row)
-        if row.status == RollbackStatus.SUCCEEDED and result is not None:
-            return Succeeded(row, result)
-        if row.status == RollbackStatus.RUNNING:
-            # Lost the lease without anyone settling yet (the database was unreachable): end it
-            # as not sent; nothing was POSTed since the lease lapsed.
-            return await self._records.end(
-                request_id,
-                RollbackStatus.RUNNING,
-                BotCode.INTERRUPTED,
-                "The bot lost its claim on this request before sending it; nothing was sent.",
-                recheck=True,
-            )
-        return Refused(row, row.error_code or BotCode.INTERNAL, row.error_message or "")
+        return await self._sender.send(row, request_id, summary)
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -586,7 +365,7 @@ class RollbackService:
                 request_id,
                 row.status,
             )
-            return await self._as_decided_elsewhere(request_id)
+            return await self._records.decided_elsewhere(request_id)
         return Ready(row, preview)
 
     async def _default_summary(self) -> str:
@@ -622,20 +401,6 @@ def _best_effort(normalize: Callable[[str], str], text: str) -> str:
         return normalize(text)
     except ValueError:
         return text.strip()  # kept as typed; the request fails on it with a clear message
-
-
-def _id(row: RollbackRequest) -> int:
-    if row.id is None:
-        raise ValueError("audit row was not flushed")
-    return row.id
-
-
-def _error_fields(exc: WikiError) -> tuple[str, str]:
-    if isinstance(exc, WikiAPIError):
-        return exc.code, exc.info
-    if isinstance(exc, WikiTransportError):
-        return (BotCode.TIMEOUT if exc.timed_out else BotCode.TRANSPORT), str(exc)
-    return BotCode.WIKIERROR, str(exc)
 
 
 def _problem_fields(preview: RollbackPreview) -> tuple[str, str]:
