@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 from discord.state import ConnectionState
 
-from bot.db.models import RollbackRequest
+from bot.db.models import RollbackRequest, RollbackStatus
 from bot.exts.audit_log import FixedLogChannel, LogChannels, LogPoster
 from bot.exts.guild_config import GuildConfigCog
 from bot.exts.history import DEFAULT_EXPORT_MAX_BYTES, HistoryCog
@@ -143,6 +143,8 @@ class RollBot(commands.Bot):
     async def _post_when_ready(self, requests: list[RollbackRequest]) -> None:
         await self.wait_until_ready()
         for request in requests:
+            if request.status is RollbackStatus.EXPIRED:
+                await self.prompt_handler.grey_out(request)  # expired while the bot was down
             await self.log_poster.post(request)
 
     def _get_state(self, **options: Any) -> ConnectionState[Self]:

@@ -4,6 +4,7 @@
   claim holds; another process settles the row only after the lease lapses.
 - `recheck_at`/`recheck_count`: failed rows whose answer was lost are checked again later.
 - `result_summary`: the summary the wiki saved.
+- `prompt_token`: the open prompt's interaction token, to grey it out after a restart.
 - `log_channel_id`, `log_state`, `log_attempts`, `log_next_at`, `log_claim_until`: the outbox
   that posts every outcome to the log channel exactly once, retried until it lands. Rows that
   existed before have `log_state` NULL: they are not posted again.
@@ -28,6 +29,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("rollback_request", schema=None) as batch_op:
         batch_op.add_column(sa.Column("result_summary", sa.String(length=1000), nullable=True))
+        batch_op.add_column(sa.Column("prompt_token", sa.String(length=1000), nullable=True))
         batch_op.add_column(sa.Column("lease_owner", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("recheck_at", sa.DateTime(timezone=True), nullable=True))
@@ -64,5 +66,6 @@ def downgrade() -> None:
             "lease_until",
             "lease_owner",
             "result_summary",
+            "prompt_token",
         ):
             batch_op.drop_column(column)

@@ -68,6 +68,9 @@ async def transition(
     target = RollbackStatus(to)
     check_move(allowed, target)
     columns = _updatable(values)
+    if target.is_terminal and target is not RollbackStatus.EXPIRED:
+        # The prompt's token is needed no longer (an expired prompt is greyed out first).
+        columns.setdefault("prompt_token", None)
     if target.is_terminal and "log_state" not in columns:
         # Every outcome enters the log outbox in the same statement that ends the row, so a
         # crash between the two cannot lose the post.

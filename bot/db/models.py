@@ -157,6 +157,11 @@ class RollbackRequest(SQLModel, table=True):
     confirmed_at: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
 
     prompt_message_id: int | None = Field(default=None, sa_column=_big())
+    # The /rollback interaction's token while its prompt is open, so a prompt that expired
+    # while the bot was down can still be greyed out after a restart (an interaction token can
+    # edit its ephemeral response for 15 minutes; a prompt lives at most 14). Cleared when the
+    # request ends (for `expired`, once the prompt was greyed out).
+    prompt_token: str | None = Field(default=None, max_length=1000)
     log_message_id: int | None = Field(default=None, sa_column=_big())
     log_post_error: str | None = Field(default=None, max_length=500)
 

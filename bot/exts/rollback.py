@@ -149,7 +149,9 @@ class RollbackCog(commands.Cog):
                 allowed_mentions=NO_MENTIONS,
             )
             self._prompts[request_id] = interaction
-            await self.service.record_prompt_message(request_id, message.id)
+            await self.service.record_prompt_message(
+                request_id, message.id, token=interaction.token
+            )
             return
         if isinstance(outcome, Denied):  # the role vanished between check and request
             await interaction.edit_original_response(
@@ -288,17 +290,29 @@ class RollbackCog(commands.Cog):
         for request in await self.service.recheck_due():
             await self.log_poster.post(request)
         for request in expired:
-            interaction = self._prompts.pop(_id(request), None)
-            if interaction is not None:
-                with contextlib.suppress(discord.HTTPException):
-                    await interaction.edit_original_response(
-                        embed=notice_embed(
-                            EXPIRED_TEXT, status=RollbackStatus.EXPIRED, request_id=request.id
-                        ),
-                        view=None,
-                    )
+            await self.grey_out(request)
             await self.log_poster.post(request)
         return expired
+
+    async def grey_out(self, request: RollbackRequest) -> None:
+        """Take the buttons off an expired prompt: through the /rollback interaction if this
+        process showed it, else (after a restart) through its stored token and message id."""
+        request_id = _id(request)
+        embed = notice_embed(EXPIRED_TEXT, status=RollbackStatus.EXPIRED, request_id=request_id)
+        interaction = self._prompts.pop(request_id, None)
+        try:
+            if interaction is not None:
+                await interaction.edit_original_response(embed=embed, view=None)
+            elif request.prompt_token and request.prompt_message_id and self.bot.application_id:
+                webhook = discord.Webhook.partial(
+                    self.bot.application_id, request.prompt_token, client=self.bot
+                )
+                await webhook.edit_message(request.prompt_message_id, embed=embed, view=None)
+        except discord.HTTPException as exc:
+            # The token outlived its 15 minutes, or the message is gone: nothing to grey out.
+            log.info("could not grey out the prompt of request %s: %s", request_id, exc)
+        if request.prompt_token:
+            await self.service.forget_prompt(request_id)
 
     async def _sweep_forever(self) -> None:
         while True:

@@ -253,8 +253,13 @@ class RollbackService:
         """Look again at `failed` rows whose answer was lost; correct those the wiki made."""
         return await self._housekeeping.recheck_due()
 
-    async def record_prompt_message(self, request_id: int, message_id: int) -> None:
-        await self._records.update(request_id, prompt_message_id=message_id)
+    async def record_prompt_message(
+        self, request_id: int, message_id: int, *, token: str | None = None
+    ) -> None:
+        await self._records.update(request_id, prompt_message_id=message_id, prompt_token=token)
+
+    async def forget_prompt(self, request_id: int) -> None:
+        await self._records.update(request_id, prompt_token=None)
 
     async def record_log_post(
         self, request_id: int, *, message_id: int | None, error: str | None

@@ -17,6 +17,7 @@ import discord
 from bot.ui.replies import INTERNAL_ERROR, send_ephemeral
 
 if TYPE_CHECKING:
+    from bot.db.models import RollbackRequest
     from bot.discord_bot import RollBot
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,8 @@ class PromptHandler(Protocol):
     async def on_cancel(
         self, interaction: discord.Interaction[RollBot], request_id: int
     ) -> None: ...
+
+    async def grey_out(self, request: RollbackRequest) -> None: ...
 
 
 class PromptButton(

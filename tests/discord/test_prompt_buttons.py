@@ -197,6 +197,42 @@ async def test_confirm_on_a_prompt_from_before_a_restart_is_handled(
         await engine.dispose()
 
 
+async def test_a_prompt_that_expired_while_the_bot_was_down_is_greyed_out_at_start(
+    sqlite_session_factory: Sessions, wiki: FakeWiki
+) -> None:
+    """The expiry sweep of the process that showed the prompt never ran: the next process
+    expires the row at start and takes the buttons off through the stored token."""
+    clock = Clock()
+    first = await DiscordHarness.start(sqlite_session_factory, wiki=wiki, clock=clock)
+    try:
+        prompt = await first.open_prompt(MOD)
+        assert (await first.row(prompt.request_id)).prompt_token == prompt.run.token
+    finally:
+        await first.close()
+    clock.advance(CONFIRM_TIMEOUT.total_seconds() + 1)
+
+    second = await DiscordHarness.start(
+        sqlite_session_factory, wiki=wiki, clock=clock, discord_api=first.discord
+    )
+    try:
+        await asyncio.wait_for(asyncio.gather(*second.bot._background), 5)
+        edits = [
+            sent
+            for sent in second.discord.for_token(prompt.run.token)
+            if sent.method == "PATCH" and sent.path.endswith(f"/messages/{prompt.message['id']}")
+        ]
+        (edit,) = edits
+        assert edit.components == []
+        assert edit.embed["description"] == EXPIRED_TEXT
+        assert second.discord.message(int(prompt.message["id"]))["components"] == []
+        row = await second.row(prompt.request_id)
+        assert (row.status, row.prompt_token) == (RollbackStatus.EXPIRED, None)
+        (post,) = second.log_posts()
+        assert post.embed["title"].startswith("Expired")
+    finally:
+        await second.close()
+
+
 async def test_rollback_interrupted_by_a_crash_is_settled_and_logged_after_restart(
     sqlite_session_factory: Sessions, wiki: FakeWiki
 ) -> None:
