@@ -218,9 +218,11 @@ class HistoryCog(
         if row is None:
             await send_ephemeral(interaction, f"There is no request #{id} on this server.")
             return
-        log_channel = await self.settings.log_channel_id(guild_id)
+        current_log_channel = None
+        if row.log_message_id and row.log_channel_id is None:
+            current_log_channel = await self.settings.log_channel_id(guild_id)
         await interaction.response.send_message(
-            embed=request_embed(row, self.links, log_channel_id=log_channel),
+            embed=request_embed(row, self.links, current_log_channel_id=current_log_channel),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

@@ -109,9 +109,13 @@ def search_embed(
 
 
 def request_embed(
-    row: RollbackRequest, links: WikiLinks, *, log_channel_id: int | None = None
+    row: RollbackRequest, links: WikiLinks, *, current_log_channel_id: int | None = None
 ) -> discord.Embed:
-    """Every recorded fact of one request (`/rollback-log show`)."""
+    """Every recorded fact of one request (`/rollback-log show`).
+
+    `current_log_channel_id`: the guild's log channel now, for the jump link of a row that does
+    not record the channel its post went to (rows from before migration 0003).
+    """
     status = RollbackStatus(row.status)
     page_url = links.page_url(row.page_title)
     embed = discord.Embed(
@@ -138,6 +142,11 @@ def request_embed(
     add("Edits to revert", None if row.edits_to_revert is None else str(row.edits_to_revert))
     add("Mark as bot", "yes" if row.markbot else "no")
     add("Summary", esc(row.summary) if row.summary else None, inline=False)
+    add(
+        "Saved summary",
+        esc(row.result_summary) if row.result_summary else None,
+        inline=False,
+    )
     add("Top revision", str(row.top_revid) if row.top_revid else None)
     add("Restores revision", str(row.restored_revid) if row.restored_revid else None)
     if row.top_revid and row.restored_revid:
@@ -160,7 +169,9 @@ def request_embed(
         )
     add("Prompt message", str(row.prompt_message_id) if row.prompt_message_id else None)
     if row.log_message_id:
-        # Only the channel in use now is known; a post from before a channel change won't open.
+        # The channel the post went to; older rows only have today's (a post from before a
+        # channel change then won't open).
+        log_channel_id = row.log_channel_id or current_log_channel_id
         add(
             "Log message",
             f"[jump]({jump_url(row.guild_id, log_channel_id, row.log_message_id)})"

@@ -510,6 +510,32 @@ async def test_show_lists_the_recorded_facts_with_links(review: ReviewHarness) -
     )
 
 
+async def test_show_gives_the_saved_summary_and_jumps_to_the_rows_own_log_channel(
+    review: ReviewHarness,
+) -> None:
+    moved_from = LOG_CHANNEL_ID + 1  # the log channel when the request ended, since changed
+    [request_id] = await add_rows(
+        review,
+        1,
+        result_summary="Reverted edits by [[Special:Contributions/Vandal|Vandal]] @everyone",
+        log_channel_id=moved_from,
+        log_message_id=1_300_000_000_000_000_777,
+    )
+    embed = (await review.run(MOD, "rollback-log show", id=request_id)).callback.embed
+    assert embed_field(embed, "Saved summary") == (
+        "Reverted edits by \\[\\[Special\\:Contributions/Vandal\\|Vandal\\]\\] @\u200beveryone"
+    )
+    assert embed_field(embed, "Log message") == (
+        f"[jump](https://discord.com/channels/{GUILD_ID}/{moved_from}/1300000000000000777)"
+    )
+
+
+async def test_show_without_a_saved_summary_has_no_such_field(review: ReviewHarness) -> None:
+    [request_id] = await add_rows(review, 1)
+    embed = (await review.run(MOD, "rollback-log show", id=request_id)).callback.embed
+    assert "Saved summary" not in [field["name"] for field in embed["fields"]]
+
+
 async def test_show_of_another_servers_request_says_there_is_none(
     review: ReviewHarness,
 ) -> None:
@@ -525,8 +551,21 @@ def _csv(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
+# The file's columns as spreadsheets and scripts know them: new ones are only ever appended.
+CSV_HEADER = [
+    *("id", "created_at", "updated_at", "guild_id", "channel_id", "requester_id"),
+    *("requester_name", "wiki_api_url", "page_title", "page_id", "target_user", "summary"),
+    *("markbot", "status", "expires_at", "edits_to_revert", "top_revid", "restored_revid"),
+    *("revid", "old_revid", "last_revid", "error_code", "error_message", "confirmed_by_id"),
+    *("confirmed_at", "prompt_message_id", "log_message_id", "log_post_error"),
+    "result_summary",
+]
+
+
 async def test_export_attaches_a_safe_csv_of_every_match(review: ReviewHarness) -> None:
-    ids = await add_rows(review, 12, summary='=HYPERLINK("http://evil")')
+    ids = await add_rows(
+        review, 12, summary='=HYPERLINK("http://evil")', result_summary="-Reverted edits"
+    )
     await add_rows(review, 2, guild_id=GUILD_B)
     run = await review.run(MOD, "rollback-log export")
     assert run.callback.callback_type == DEFERRED_CHANNEL_MESSAGE
@@ -535,9 +574,10 @@ async def test_export_attaches_a_safe_csv_of_every_match(review: ReviewHarness) 
     assert filename.endswith(".csv")
     rows = _csv(data)
     header = rows[0]
-    assert header[:3] == ["id", "created_at", "updated_at"]
+    assert header == CSV_HEADER
     assert [int(row[0]) for row in rows[1:]] == ids[::-1]
     assert {row[header.index("summary")] for row in rows[1:]} == {'\'=HYPERLINK("http://evil")'}
+    assert {row[-1] for row in rows[1:]} == {"'-Reverted edits"}
     message = answer(run)
     assert "**12** requests" in message["content"]
     assert message["attachments"]
