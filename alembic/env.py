@@ -20,7 +20,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
-import bot.db.models  # noqa: F401  (registers the tables on SQLModel.metadata)
+# These two register the tables on SQLModel.metadata.
+import bot.db.log_search
+import bot.db.models  # noqa: F401
 from bot.db.engine import create_engine
 from bot.settings import DEFAULT_DATABASE_URL
 

@@ -141,10 +141,13 @@ def rows(count: int, pop: Population, rng: random.Random) -> Iterator[tuple[Any,
                 30_000_000 + i,
                 40_000_000 + i if status not in ("pending", "running") else None,
                 None,
+                f"Reverted edits by [[Special:Contributions/{u[j]}|{u[j]}]]" if ok else None,
             )
 
 
-COLUMNS = [c.name for c in RollbackRequest.__table__.columns]  # type: ignore[attr-defined]
+# The recorded facts, in `rows` order; the bookkeeping columns of migration 0003 (leases,
+# re-checks, the log outbox) keep their defaults.
+COLUMNS = list(history.EXPORT_COLUMNS)
 
 
 def fill_sqlite(path: Path, count: int, pop: Population) -> None:

@@ -29,8 +29,26 @@ EXPORT_BATCH = 1_000
 TOP_N = 10
 
 _TABLE: sa.Table = RollbackRequest.__table__  # type: ignore[attr-defined]
-# Export columns, in table order: every recorded fact.
-EXPORT_COLUMNS: tuple[str, ...] = tuple(column.name for column in _TABLE.columns)
+# Export columns: every recorded fact, in the table's order before migration 0003, then the
+# facts added since. New ones are appended, never inserted: spreadsheets and scripts read the
+# file by column position.
+EXPORT_COLUMNS: tuple[str, ...] = (
+    *("id", "created_at", "updated_at", "guild_id", "channel_id", "requester_id"),
+    *("requester_name", "wiki_api_url", "page_title", "page_id", "target_user", "summary"),
+    *("markbot", "status", "expires_at", "edits_to_revert", "top_revid", "restored_revid"),
+    *("revid", "old_revid", "last_revid", "error_code", "error_message", "confirmed_by_id"),
+    *("confirmed_at", "prompt_message_id", "log_message_id", "log_post_error"),
+    "result_summary",  # 0003: the summary the wiki saved
+)
+# Not exported: how the bot carries out a request and delivers its log post (leases,
+# re-checks, the outbox), not what happened.
+NOT_EXPORTED: frozenset[str] = frozenset(
+    {
+        *("lease_owner", "lease_until", "recheck_at", "recheck_count", "log_channel_id"),
+        *("log_state", "log_attempts", "log_next_at", "log_claim_until"),
+    }
+)
+_EXPORT_SELECTION = tuple(_TABLE.c[name] for name in EXPORT_COLUMNS)
 
 
 def _created() -> Mapped[datetime]:
@@ -237,7 +255,7 @@ async def iter_export_rows(
     while True:
         where = [*conditions, _older_than(cursor)] if cursor is not None else conditions
         statement = (
-            sa.select(*_TABLE.columns)
+            sa.select(*_EXPORT_SELECTION)
             .where(*where)
             .order_by(_created().desc(), _id().desc())
             .limit(batch_size)

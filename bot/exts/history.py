@@ -3,28 +3,41 @@
 Thin: check the member may read the log → parse the options → (defer) → service → render.
 Every answer is ephemeral. Readers are members with a rollback role or a log-viewer role of
 their guild (per-guild settings, else `.env`); each guild sees only its own requests.
+
+A search is saved in the database with its total (`bot.db.log_search`); its Prev / Next
+buttons (`SearchPageButton`) carry the search id and a cursor, so they work after a restart
+and turning a page never counts again.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.db.history import EXPORT_COLUMNS, SearchFilters, SearchPage
+from bot.db.history import EXPORT_COLUMNS, PAGE_SIZE, Cursor, SearchFilters, SearchPage
+from bot.db.log_search import KEEP_SEARCHES, MAX_ID, SavedSearch
 from bot.db.models import RollbackStatus
 from bot.exts.rollback import actor_of
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.history import FilterError, HistoryService, build_filters, parse_when
 from bot.ui.csv_export import CsvExport
 from bot.ui.embeds import WikiLinks
-from bot.ui.history import SearchPager, describe_filters, request_embed, search_embed, stats_embed
-from bot.ui.replies import NO_MENTIONS, send_ephemeral
+from bot.ui.history import (
+    PAGE_CUSTOM_ID,
+    PageClick,
+    describe_filters,
+    pager_buttons,
+    request_embed,
+    search_embed,
+    stats_embed,
+)
+from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
 
 if TYPE_CHECKING:
     from bot.discord_bot import RollBot
@@ -36,6 +49,12 @@ Interaction = discord.Interaction["RollBot"]
 DEFAULT_EXPORT_MAX_BYTES = 8 * 1024 * 1024
 NOT_ALLOWED_TEXT = (
     "Sorry, reading the rollback log needs a rollback role or a log-viewer role on this server."
+)
+NOT_YOURS_TEXT = "These buttons belong to someone else's search; run /rollback-log search."
+OTHER_GUILD_TEXT = "These buttons belong to a search on another server; run /rollback-log search."
+SEARCH_GONE_TEXT = (
+    f"This search is no longer kept (searches are kept {KEEP_SEARCHES.days} days); "
+    "run /rollback-log search again."
 )
 STATUS_CHOICES = [
     app_commands.Choice(name=status.value, value=status.value) for status in RollbackStatus
@@ -52,11 +71,141 @@ _FILTER_DESCRIPTIONS = {
 }
 
 
-@dataclass
-class _SearchState:
-    filters: SearchFilters
-    page: SearchPage
-    page_number: int = 1
+class SearchPages:
+    """Who may read a guild's log, and the pages of a saved search: what `/rollback-log` and
+    the Prev / Next buttons share.
+
+    Built from services only: a click after a restart is answered from the saved search and the
+    button's custom_id, with nothing kept in memory since the search.
+    """
+
+    def __init__(
+        self, *, history: HistoryService, settings: GuildSettingsService, links: WikiLinks
+    ) -> None:
+        self.history = history
+        self.settings = settings
+        self.links = links
+
+    @classmethod
+    def of(cls, bot: RollBot) -> SearchPages | None:
+        """From the bot's own services (a button reaches no cog); None if it has no log."""
+        if bot.history is None or bot.guild_settings is None:
+            return None
+        return cls(history=bot.history, settings=bot.guild_settings, links=bot.links)
+
+    async def may_view(self, interaction: Interaction) -> bool:
+        """Whether the member may read this guild's log (checked at every command and click)."""
+        if interaction.guild_id is None:
+            return False
+        return await self.settings.may_view_log(
+            interaction.guild_id, actor_of(interaction).role_ids
+        )
+
+    async def show_first(self, interaction: Interaction, filters: SearchFilters) -> None:
+        """Save the search (counting its matches, once) and show page 1 (deferred reply)."""
+        result = await self.history.search(filters, searcher_id=interaction.user.id)
+        await interaction.edit_original_response(
+            embed=search_embed(
+                result.page, result.search.total, filters, self.links, page_number=1
+            ),
+            view=pager_view(result.search.id, result.page, 1),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def turn(self, click_interaction: Interaction, click: PageClick) -> None:
+        """Answer a Prev / Next click with the page it asks for, or a refusal."""
+        search = await self._checked_search(click_interaction, click)
+        if search is None:
+            return
+        came_from: Cursor | None = None
+        if click.direction == "older":
+            page = await self.history.page(search, older_than=click.cursor)
+            number, came_from = click.page_number, click.cursor
+        else:
+            page = await self.history.page(search, newer_than=click.cursor)
+            number = click.page_number if page.has_newer else 1
+            if not page.has_newer and len(page.rows) < PAGE_SIZE:
+                # The top, but short (rows stopped matching): page 1 is the newest rows.
+                page = await self.history.page(search)
+        await click_interaction.response.edit_message(
+            embed=search_embed(page, search.total, search.filters, self.links, page_number=number),
+            view=pager_view(search.id, page, number, came_from=came_from),
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def _checked_search(
+        self, interaction: Interaction, click: PageClick
+    ) -> SavedSearch | None:
+        """The saved search if this member may page through it here; else None, once told why.
+
+        Nothing in the custom_id is trusted: the search must be the clicker's, of this guild,
+        and the clicker must still hold a reading role.
+        """
+        search = None
+        if click.cursor.id <= MAX_ID:  # beyond: a forged custom_id
+            search = await self.history.saved_search(click.search_id)
+        if search is None:
+            text = SEARCH_GONE_TEXT
+        elif search.searcher_id != interaction.user.id:
+            text = NOT_YOURS_TEXT
+        elif search.guild_id != interaction.guild_id:
+            text = OTHER_GUILD_TEXT
+        elif not await self.may_view(interaction):
+            text = NOT_ALLOWED_TEXT
+        else:
+            return search
+        await send_ephemeral(interaction, text)
+        return None
+
+
+class SearchPageButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], template=PAGE_CUSTOM_ID
+):
+    """Prev or Next under a search result, routed by its custom_id (`PageClick`)."""
+
+    def __init__(self, click: PageClick, *, enabled: bool = True) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=click.label,
+                style=discord.ButtonStyle.secondary,
+                custom_id=click.custom_id,
+                disabled=not enabled,
+            )
+        )
+        self.click = click
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction[Any],
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> SearchPageButton:
+        return cls(PageClick.from_match(match))
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        # DynamicItem callbacks are typed for any client; ours is always a RollBot.
+        client: RollBot = interaction.client
+        try:
+            pages = SearchPages.of(client)
+            if pages is None:
+                await send_ephemeral(interaction, INTERNAL_ERROR)
+                return
+            await pages.turn(interaction, self.click)
+        except Exception:
+            log.exception("pager click %s failed", self.click.custom_id)
+            await send_ephemeral(interaction, INTERNAL_ERROR)
+
+
+def pager_view(
+    search_id: int, page: SearchPage, page_number: int, *, came_from: Cursor | None = None
+) -> discord.ui.View:
+    """Prev / Next under a page. `timeout=None`: they work as long as the search is kept."""
+    view = discord.ui.View(timeout=None)
+    for button in pager_buttons(search_id, page, page_number, came_from=came_from):
+        view.add_item(SearchPageButton(button.click, enabled=button.enabled))
+    return view
 
 
 @app_commands.guild_only()
@@ -77,17 +226,20 @@ class HistoryCog(
         self.settings = settings
         self.links = links
         self.export_max_bytes = export_max_bytes
+        self.pages = SearchPages(history=history, settings=settings, links=links)
         super().__init__()
+
+    async def cog_load(self) -> None:
+        # The pager buttons come with the commands: clicks on old results route from the start.
+        self.bot.add_dynamic_items(SearchPageButton)
+
+    async def cog_unload(self) -> None:
+        self.bot.remove_dynamic_items(SearchPageButton)
 
     # ---- checks ------------------------------------------------------------------------------
 
     async def may_view(self, interaction: Interaction) -> bool:
-        """Whether the member may read this guild's log (checked at every command and click)."""
-        if interaction.guild_id is None:
-            return False
-        return await self.settings.may_view_log(
-            interaction.guild_id, actor_of(interaction).role_ids
-        )
+        return await self.pages.may_view(interaction)
 
     async def _refuse_unless_allowed(self, interaction: Interaction) -> bool:
         if interaction.guild_id is None:
@@ -154,53 +306,7 @@ class HistoryCog(
         if filters is None:
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        result = await self.history.search(filters)
-        state = _SearchState(filters=filters, page=result.page)
-
-        async def load(click: discord.Interaction[RollBot], direction: str) -> None:
-            await self._turn_page(click, view, state, direction)
-
-        view = SearchPager(
-            searcher_id=interaction.user.id,
-            load=load,
-            guard=self._click_guard,
-            has_newer=result.page.has_newer,
-            has_older=result.page.has_older,
-        )
-        view.message = await interaction.edit_original_response(
-            embed=search_embed(result.page, result.total, filters, self.links, page_number=1),
-            view=view,
-            allowed_mentions=NO_MENTIONS,
-        )
-
-    async def _click_guard(self, click: Interaction) -> bool:
-        if await self.may_view(click):
-            return True
-        await send_ephemeral(click, NOT_ALLOWED_TEXT)
-        return False
-
-    async def _turn_page(
-        self, click: Interaction, view: SearchPager, state: _SearchState, direction: str
-    ) -> None:
-        if direction == "older" and state.page.last is not None:
-            result = await self.history.search(state.filters, older_than=state.page.last)
-            number = state.page_number + 1
-        elif direction == "newer" and state.page.first is not None:
-            result = await self.history.search(state.filters, newer_than=state.page.first)
-            number = max(1, state.page_number - 1) if result.page.has_newer else 1
-        else:  # an empty page has no cursor: start again from the newest
-            result = await self.history.search(state.filters)
-            number = 1
-        if result.page.rows or number == 1:
-            state.page, state.page_number = result.page, number
-        view.set_buttons(has_newer=result.page.has_newer, has_older=result.page.has_older)
-        await click.response.edit_message(
-            embed=search_embed(
-                state.page, result.total, state.filters, self.links, page_number=state.page_number
-            ),
-            view=view,
-            allowed_mentions=NO_MENTIONS,
-        )
+        await self.pages.show_first(interaction, filters)
 
     # ---- /rollback-log show ------------------------------------------------------------------
 
@@ -218,9 +324,11 @@ class HistoryCog(
         if row is None:
             await send_ephemeral(interaction, f"There is no request #{id} on this server.")
             return
-        log_channel = await self.settings.log_channel_id(guild_id)
+        current_log_channel = None
+        if row.log_message_id and row.log_channel_id is None:
+            current_log_channel = await self.settings.log_channel_id(guild_id)
         await interaction.response.send_message(
-            embed=request_embed(row, self.links, log_channel_id=log_channel),
+            embed=request_embed(row, self.links, current_log_channel_id=current_log_channel),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

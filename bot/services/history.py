@@ -15,8 +15,9 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db import history
-from bot.db.history import Count, Cursor, SearchFilters, SearchPage, Stats
+from bot.db import history, log_search
+from bot.db.history import Cursor, SearchFilters, SearchPage, Stats
+from bot.db.log_search import KEEP_SEARCHES, LogSearch, SavedSearch
 from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 from bot.wiki.names import capitalized_title, normalize_username
 
@@ -101,8 +102,10 @@ def build_filters(
 
 @dataclass(frozen=True, slots=True)
 class SearchResult:
+    """A new search, saved (with its total) for its Prev / Next buttons, and its first page."""
+
+    search: SavedSearch
     page: SearchPage
-    total: Count
 
 
 class ExportSink(Protocol):
@@ -132,19 +135,42 @@ class HistoryService:
     def now(self) -> datetime:
         return self._clock()
 
-    async def search(
+    async def search(self, filters: SearchFilters, *, searcher_id: int) -> SearchResult:
+        """The first page of a new search, which is saved for its Prev / Next buttons.
+
+        The total is counted here, once, and stored with the search: turning pages never
+        counts again. Searches older than `KEEP_SEARCHES` are pruned on the way.
+        """
+        async with self._sessions() as session:
+            page = await history.search(session, filters)
+            total = await history.count(session, filters)
+        # Then a short write transaction of its own: on SQLite it holds the one write lock.
+        now = self._clock()
+        async with self._sessions.begin() as session:
+            saved = await log_search.add_search(
+                session,
+                LogSearch.of(filters, searcher_id=searcher_id, total=total, created_at=now),
+            )
+            await log_search.prune_searches(session, made_before=now - KEEP_SEARCHES)
+        return SearchResult(search=saved, page=page)
+
+    async def saved_search(self, search_id: int) -> SavedSearch | None:
+        """A search made by `search` (None once pruned, or if there never was one)."""
+        async with self._sessions() as session:
+            return await log_search.get_search(session, search_id)
+
+    async def page(
         self,
-        filters: SearchFilters,
+        search: SavedSearch,
         *,
         older_than: Cursor | None = None,
         newer_than: Cursor | None = None,
-    ) -> SearchResult:
+    ) -> SearchPage:
+        """Another page of a saved search (see `bot.db.history.search`); nothing is counted."""
         async with self._sessions() as session:
-            page = await history.search(
-                session, filters, older_than=older_than, newer_than=newer_than
+            return await history.search(
+                session, search.filters, older_than=older_than, newer_than=newer_than
             )
-            total = await history.count(session, filters)
-        return SearchResult(page=page, total=total)
 
     async def get(self, guild_id: int, request_id: int) -> RollbackRequest | None:
         async with self._sessions() as session:

@@ -1,4 +1,5 @@
-"""What `/rollback-log` and `/rollbot-config` show: pure render functions, and the pager view.
+"""What `/rollback-log` and `/rollbot-config` show: pure render functions, and what the pager's
+buttons carry.
 
 Every embed stays within Discord's limits whatever the wiki text (see `bot.ui.embeds`).
 """
@@ -6,13 +7,15 @@ Every embed stays within Discord's limits whatever the wiki text (see `bot.ui.em
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from datetime import datetime
-from typing import Any
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Literal
 
 import discord
 
-from bot.db.history import PAGE_SIZE, Count, SearchFilters, SearchPage, Stats
+from bot.db.history import PAGE_SIZE, Count, Cursor, SearchFilters, SearchPage, Stats
 from bot.db.models import ConfigChange, RollbackRequest, RollbackStatus
 from bot.services.guild_settings import GuildSettings, Setting, SettingChange
 from bot.ui.embeds import (
@@ -25,7 +28,6 @@ from bot.ui.embeds import (
     fit_embed,
     safe_link,
 )
-from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
 from bot.ui.text import clip, esc
 
 log = logging.getLogger(__name__)
@@ -41,7 +43,6 @@ STATUS_ICONS: dict[RollbackStatus, str] = {
 }
 # Ten lines share the description's 4,096 characters.
 _LINE_BUDGET = (DESCRIPTION_LIMIT - 200) // PAGE_SIZE
-_PAGER_TIMEOUT = 600.0  # within the 15 minutes an interaction token can edit its reply
 
 
 def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
@@ -109,9 +110,13 @@ def search_embed(
 
 
 def request_embed(
-    row: RollbackRequest, links: WikiLinks, *, log_channel_id: int | None = None
+    row: RollbackRequest, links: WikiLinks, *, current_log_channel_id: int | None = None
 ) -> discord.Embed:
-    """Every recorded fact of one request (`/rollback-log show`)."""
+    """Every recorded fact of one request (`/rollback-log show`).
+
+    `current_log_channel_id`: the guild's log channel now, for the jump link of a row that does
+    not record the channel its post went to (rows from before migration 0003).
+    """
     status = RollbackStatus(row.status)
     page_url = links.page_url(row.page_title)
     embed = discord.Embed(
@@ -138,6 +143,11 @@ def request_embed(
     add("Edits to revert", None if row.edits_to_revert is None else str(row.edits_to_revert))
     add("Mark as bot", "yes" if row.markbot else "no")
     add("Summary", esc(row.summary) if row.summary else None, inline=False)
+    add(
+        "Saved summary",
+        esc(row.result_summary) if row.result_summary else None,
+        inline=False,
+    )
     add("Top revision", str(row.top_revid) if row.top_revid else None)
     add("Restores revision", str(row.restored_revid) if row.restored_revid else None)
     if row.top_revid and row.restored_revid:
@@ -160,7 +170,9 @@ def request_embed(
         )
     add("Prompt message", str(row.prompt_message_id) if row.prompt_message_id else None)
     if row.log_message_id:
-        # Only the channel in use now is known; a post from before a channel change won't open.
+        # The channel the post went to; older rows only have today's (a post from before a
+        # channel change then won't open).
+        log_channel_id = row.log_channel_id or current_log_channel_id
         add(
             "Log message",
             f"[jump]({jump_url(row.guild_id, log_channel_id, row.log_message_id)})"
@@ -287,77 +299,83 @@ def config_change_embed(change: SettingChange) -> discord.Embed:
 
 # ---- the pager ---------------------------------------------------------------------------------
 
-PageLoader = Callable[[discord.Interaction[Any], str], Awaitable[None]]
-ClickGuard = Callable[[discord.Interaction[Any]], Awaitable[bool]]
+PREV_LABEL = "Prev"
+NEXT_LABEL = "Next"
+PageDirection = Literal["newer", "older"]  # Prev shows newer rows, Next older ones
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+_MAX_PAGE_NUMBER = 999_999_999
+# Where a disabled button without a row to start from points (Discord sends no click).
+_NOWHERE = Cursor(_EPOCH, 0)
+# rollbot:log:<search id>:<p|n>:<page number>:<row id>:<row created_at, µs since 1970>
+PAGE_CUSTOM_ID = re.compile(
+    r"rollbot:log:(?P<search_id>[0-9]{1,10}):(?P<direction>[pn]):(?P<page>[0-9]{1,9})"
+    r":(?P<row_id>[0-9]{1,10}):(?P<micros>[0-9]{1,16})"
+)
 
 
-class SearchPager(discord.ui.View):
-    """Prev / Next under one search result, usable only by the member who searched.
+@dataclass(frozen=True, slots=True)
+class PageClick:
+    """What a Prev / Next button asks for: the page of saved search `search_id` just newer or
+    older than `cursor`, numbered `page_number`. All of it travels in the custom_id (at most
+    62 characters), so a click needs nothing kept in memory."""
 
-    Kept in memory (10 minutes): the filters can be longer than a custom_id's 100 characters,
-    and a stranger cannot see an ephemeral reply anyway. Each click re-checks the searcher's
-    permission (`guard`) before showing more.
+    search_id: int
+    direction: PageDirection
+    cursor: Cursor
+    page_number: int
+
+    @property
+    def label(self) -> str:
+        return PREV_LABEL if self.direction == "newer" else NEXT_LABEL
+
+    @property
+    def custom_id(self) -> str:
+        # Exact integer microseconds: the cursor must compare equal to the row's created_at.
+        micros = (self.cursor.created_at - _EPOCH) // _MICROSECOND
+        code = "p" if self.direction == "newer" else "n"
+        number = min(self.page_number, _MAX_PAGE_NUMBER)
+        return f"rollbot:log:{self.search_id}:{code}:{number}:{self.cursor.id}:{micros}"
+
+    @classmethod
+    def from_match(cls, match: re.Match[str]) -> PageClick:
+        """The click a custom_id matching `PAGE_CUSTOM_ID` describes (the regex bounds every
+        number, so this cannot fail)."""
+        created_at = _EPOCH + int(match["micros"]) * _MICROSECOND
+        return cls(
+            search_id=int(match["search_id"]),
+            direction="newer" if match["direction"] == "p" else "older",
+            cursor=Cursor(created_at, int(match["row_id"])),
+            page_number=max(1, int(match["page"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PagerButton:
+    click: PageClick
+    enabled: bool
+
+
+def pager_buttons(
+    search_id: int, page: SearchPage, page_number: int, *, came_from: Cursor | None = None
+) -> tuple[PagerButton, PagerButton]:
+    """Prev and Next under page `page_number` of a saved search.
+
+    `came_from`: for an empty page reached by Next (the rows after it stopped matching, e.g. a
+    status changed), the cursor Next started from; Prev then leads back to the page ending
+    with that row.
     """
-
-    def __init__(
-        self,
-        *,
-        searcher_id: int,
-        load: PageLoader,
-        guard: ClickGuard,
-        has_newer: bool,
-        has_older: bool,
-        timeout: float = _PAGER_TIMEOUT,
-    ) -> None:
-        super().__init__(timeout=timeout)
-        self.searcher_id = searcher_id
-        self._load = load
-        self._guard = guard
-        self.message: discord.InteractionMessage | None = None
-        self.set_buttons(has_newer=has_newer, has_older=has_older)
-
-    def set_buttons(self, *, has_newer: bool, has_older: bool) -> None:
-        self.previous.disabled = not has_newer
-        self.next.disabled = not has_older
-
-    async def interaction_check(self, interaction: discord.Interaction[Any]) -> bool:
-        if interaction.user.id != self.searcher_id:
-            await interaction.response.send_message(
-                "These buttons belong to someone else's search; run /rollback-log search.",
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
-            return False
-        return await self._guard(interaction)
-
-    @discord.ui.button(label="Prev", style=discord.ButtonStyle.secondary)
-    async def previous(
-        self, interaction: discord.Interaction[Any], _button: discord.ui.Button[SearchPager]
-    ) -> None:
-        await self._load(interaction, "newer")
-
-    @discord.ui.button(label="Next", style=discord.ButtonStyle.secondary)
-    async def next(
-        self, interaction: discord.Interaction[Any], _button: discord.ui.Button[SearchPager]
-    ) -> None:
-        await self._load(interaction, "older")
-
-    async def on_timeout(self) -> None:
-        if self.message is None:
-            return
-        for item in self.children:
-            if isinstance(item, discord.ui.Button):
-                item.disabled = True
-        try:
-            await self.message.edit(view=self)
-        except discord.HTTPException:
-            log.debug("could not disable an expired search pager")
-
-    async def on_error(
-        self,
-        interaction: discord.Interaction[Any],
-        error: Exception,
-        item: discord.ui.Item[Any],
-    ) -> None:
-        log.error("search pager click failed", exc_info=error)
-        await send_ephemeral(interaction, INTERNAL_ERROR)
+    newer: Cursor | None = page.first
+    if newer is None and came_from is not None:
+        # "Newer than (t, id - 1)" includes the row (t, id) itself.
+        newer = Cursor(came_from.created_at, came_from.id - 1)
+    previous = PagerButton(
+        PageClick(search_id, "newer", newer or _NOWHERE, max(1, page_number - 1)),
+        enabled=page.has_newer and newer is not None,
+    )
+    following = PagerButton(
+        PageClick(search_id, "older", page.last or _NOWHERE, page_number + 1),
+        enabled=page.has_older and page.last is not None,
+    )
+    return previous, following

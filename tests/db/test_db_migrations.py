@@ -15,8 +15,16 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
+import bot.db.log_search  # noqa: F401  (its table must be on SQLModel.metadata to compare)
 from bot.db.engine import ALEMBIC_INI, alembic_config, create_engine
 
+EXPECTED_TABLES = {
+    "alembic_version",
+    "rollback_request",
+    "guild_config",
+    "config_change",
+    "log_search",  # 0004
+}
 EXPECTED_INDEXES = {
     "ix_rollback_request_created_at",
     "ix_rollback_request_guild_id",
@@ -34,6 +42,7 @@ EXPECTED_INDEXES = {
     "ix_rollback_request_recheck_at",
     "ix_rollback_request_log_due",
 }
+EXPECTED_LOG_SEARCH_INDEXES = {"ix_log_search_created_at"}  # 0004: pruning
 
 
 def _schema_differences(connection: Connection) -> list[object]:
@@ -45,8 +54,12 @@ def _tables(connection: Connection) -> set[str]:
     return set(sa.inspect(connection).get_table_names())
 
 
-def _indexes(connection: Connection) -> set[str]:
-    return {str(index["name"]) for index in sa.inspect(connection).get_indexes("rollback_request")}
+def _indexes(connection: Connection, table: str = "rollback_request") -> set[str]:
+    return {str(index["name"]) for index in sa.inspect(connection).get_indexes(table)}
+
+
+def _log_search_indexes(connection: Connection) -> set[str]:
+    return _indexes(connection, "log_search")
 
 
 def _downgrade_to_base(connection: Connection) -> None:
@@ -60,7 +73,9 @@ def _upgrade_to_head(connection: Connection) -> None:
 async def test_migrations_match_models(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         assert await connection.run_sync(_schema_differences) == []
+        assert await connection.run_sync(_tables) == EXPECTED_TABLES
         assert await connection.run_sync(_indexes) == EXPECTED_INDEXES
+        assert await connection.run_sync(_log_search_indexes) == EXPECTED_LOG_SEARCH_INDEXES
 
 
 async def test_downgrade_to_base_and_upgrade_again(engine: AsyncEngine) -> None:

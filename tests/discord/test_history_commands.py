@@ -8,7 +8,6 @@ Discord accepts file uploads (multipart), which the plain harness does not model
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Iterable
@@ -45,6 +44,7 @@ from tests.discord.harness import (
     Person,
     Sessions,
     _Pending,
+    buttons,
     embed_field,
     text_channel_payload,
 )
@@ -79,7 +79,7 @@ class UploadingDiscord(FakeDiscord):
 
 class ReviewHarness(DiscordHarness):
     settings: GuildSettingsService
-    view_timers: set[asyncio.Task[Any]]
+    history: HistoryService
 
     @classmethod
     async def start_review(
@@ -89,9 +89,13 @@ class ReviewHarness(DiscordHarness):
         wiki: FakeWiki | None = None,
         defaults: GuildDefaults | None = None,
         export_max_bytes: int = 8 * 1024 * 1024,
+        discord_api: UploadingDiscord | None = None,
+        clock: Clock | None = None,
     ) -> ReviewHarness:
+        """`discord_api`: an earlier harness's Discord, to simulate a restart (the new process
+        talks to the same Discord, which still has the old messages)."""
         wiki = wiki if wiki is not None else FakeWiki()
-        clock = Clock()
+        clock = clock if clock is not None else Clock()
         settings = GuildSettingsService(
             sessions=sessions,
             defaults=defaults
@@ -106,15 +110,16 @@ class ReviewHarness(DiscordHarness):
             confirm_timeout=CONFIRM_TIMEOUT,
             clock=clock,
         )
-        api = UploadingDiscord()
+        api = discord_api if discord_api is not None else UploadingDiscord()
         api.add_channel(text_channel_payload(CHANNEL_ID, "moderators", 0))
         api.add_channel(text_channel_payload(LOG_CHANNEL_ID, "rollback-log", 1))
+        history = HistoryService(sessions=sessions, clock=clock)
         bot = RollBot(
             service=service,
             links=wiki,
             guild_ids=[GUILD_ID, GUILD_B],  # B: a second served server
             guild_settings=settings,
-            history=HistoryService(sessions=sessions, clock=clock),
+            history=history,
             export_max_bytes=export_max_bytes,
             sweep_seconds=3600,
         )
@@ -122,34 +127,10 @@ class ReviewHarness(DiscordHarness):
             bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions
         )
         h.settings = settings
-        h.view_timers = set()
+        h.history = history
         await h._login()
         await h.connect()
         return h
-
-    async def settle(self, within: float | None = None) -> None:
-        """As `DiscordHarness.settle`, but a pager's 10-minute timeout timer is not a handler."""
-        current = asyncio.current_task()
-        deadline = asyncio.get_running_loop().time() + (within or self.SETTLE_TIMEOUT)
-        while True:
-            timers = {t for t in asyncio.all_tasks() if "timeout_task_impl" in repr(t.get_coro())}
-            self.view_timers |= timers
-            self._baseline |= timers
-            self._tasks -= timers
-            pending = [
-                t
-                for t in asyncio.all_tasks()
-                if t not in self._baseline and t is not current and not t.done()
-            ]
-            if not pending or asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.wait(pending, timeout=0.01)
-        await super().settle(within)
-
-    async def close(self) -> None:
-        for timer in self.view_timers:
-            timer.cancel()
-        await super().close()
 
     @property
     def uploads(self) -> list[tuple[str, bytes]]:
@@ -392,31 +373,37 @@ async def test_next_and_prev_walk_the_pages_and_rows_added_meanwhile_do_not_shif
     assert ids_on(first) == ids[:14:-1]
     assert first["embeds"][0]["title"] == "Rollback log: 25 matching"
     assert _disabled(first) == {"Prev": True, "Next": False}
-    next_id = _button_id(first, "Next")
 
     await add_rows(review, 3)  # new requests arrive while reading
-    click = await review.click_as(MOD, next_id, message=first)
+    click = await review.click_as(MOD, _button_id(first, "Next"), message=first)
     assert click.callback.callback_type == UPDATE_MESSAGE
     second = review.discord.message(int(first["id"]))
     assert ids_on(second) == ids[14:4:-1]
     assert "Page 2" in second["embeds"][0]["footer"]["text"]
-    assert second["embeds"][0]["title"] == "Rollback log: 28 matching"
+    # The total was counted when the search was made, and is not counted again.
+    assert second["embeds"][0]["title"] == "Rollback log: 25 matching"
 
-    await review.click_as(MOD, next_id, message=second)
+    await review.click_as(MOD, _button_id(second, "Next"), message=second)
     third = review.discord.message(int(first["id"]))
     assert ids_on(third) == ids[4::-1]
+    assert "Page 3" in third["embeds"][0]["footer"]["text"]
     assert _disabled(third) == {"Prev": False, "Next": True}  # the last page
 
     await review.click_as(MOD, _button_id(third, "Prev"), message=third)
     back = review.discord.message(int(first["id"]))
     assert ids_on(back) == ids[14:4:-1]
+    assert "Page 2" in back["embeds"][0]["footer"]["text"]
+    assert [label for label, _ in _buttons(back)] == ["Prev", "Next"]
+
+
+def _buttons(message: JSON) -> list[tuple[str | None, str]]:
+    return buttons(message["components"])
 
 
 def _button_id(message: JSON, label: str) -> str:
-    for row in message["components"]:
-        for component in row["components"]:
-            if component.get("label") == label:
-                return str(component["custom_id"])
+    for name, custom_id in _buttons(message):
+        if name == label:
+            return custom_id
     raise KeyError(label)
 
 
@@ -510,6 +497,32 @@ async def test_show_lists_the_recorded_facts_with_links(review: ReviewHarness) -
     )
 
 
+async def test_show_gives_the_saved_summary_and_jumps_to_the_rows_own_log_channel(
+    review: ReviewHarness,
+) -> None:
+    moved_from = LOG_CHANNEL_ID + 1  # the log channel when the request ended, since changed
+    [request_id] = await add_rows(
+        review,
+        1,
+        result_summary="Reverted edits by [[Special:Contributions/Vandal|Vandal]] @everyone",
+        log_channel_id=moved_from,
+        log_message_id=1_300_000_000_000_000_777,
+    )
+    embed = (await review.run(MOD, "rollback-log show", id=request_id)).callback.embed
+    assert embed_field(embed, "Saved summary") == (
+        "Reverted edits by \\[\\[Special\\:Contributions/Vandal\\|Vandal\\]\\] @\u200beveryone"
+    )
+    assert embed_field(embed, "Log message") == (
+        f"[jump](https://discord.com/channels/{GUILD_ID}/{moved_from}/1300000000000000777)"
+    )
+
+
+async def test_show_without_a_saved_summary_has_no_such_field(review: ReviewHarness) -> None:
+    [request_id] = await add_rows(review, 1)
+    embed = (await review.run(MOD, "rollback-log show", id=request_id)).callback.embed
+    assert "Saved summary" not in [field["name"] for field in embed["fields"]]
+
+
 async def test_show_of_another_servers_request_says_there_is_none(
     review: ReviewHarness,
 ) -> None:
@@ -525,8 +538,21 @@ def _csv(data: bytes) -> list[list[str]]:
     return list(csv.reader(io.StringIO(data.decode("utf-8"), newline="")))
 
 
+# The file's columns as spreadsheets and scripts know them: new ones are only ever appended.
+CSV_HEADER = [
+    *("id", "created_at", "updated_at", "guild_id", "channel_id", "requester_id"),
+    *("requester_name", "wiki_api_url", "page_title", "page_id", "target_user", "summary"),
+    *("markbot", "status", "expires_at", "edits_to_revert", "top_revid", "restored_revid"),
+    *("revid", "old_revid", "last_revid", "error_code", "error_message", "confirmed_by_id"),
+    *("confirmed_at", "prompt_message_id", "log_message_id", "log_post_error"),
+    "result_summary",
+]
+
+
 async def test_export_attaches_a_safe_csv_of_every_match(review: ReviewHarness) -> None:
-    ids = await add_rows(review, 12, summary='=HYPERLINK("http://evil")')
+    ids = await add_rows(
+        review, 12, summary='=HYPERLINK("http://evil")', result_summary="-Reverted edits"
+    )
     await add_rows(review, 2, guild_id=GUILD_B)
     run = await review.run(MOD, "rollback-log export")
     assert run.callback.callback_type == DEFERRED_CHANNEL_MESSAGE
@@ -535,9 +561,10 @@ async def test_export_attaches_a_safe_csv_of_every_match(review: ReviewHarness) 
     assert filename.endswith(".csv")
     rows = _csv(data)
     header = rows[0]
-    assert header[:3] == ["id", "created_at", "updated_at"]
+    assert header == CSV_HEADER
     assert [int(row[0]) for row in rows[1:]] == ids[::-1]
     assert {row[header.index("summary")] for row in rows[1:]} == {'\'=HYPERLINK("http://evil")'}
+    assert {row[-1] for row in rows[1:]} == {"'-Reverted edits"}
     message = answer(run)
     assert "**12** requests" in message["content"]
     assert message["attachments"]
