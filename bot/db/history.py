@@ -46,6 +46,7 @@ NOT_EXPORTED: frozenset[str] = frozenset(
     {
         *("lease_owner", "lease_until", "recheck_at", "recheck_count", "log_channel_id"),
         *("log_state", "log_attempts", "log_next_at", "log_claim_until"),
+        "prompt_token",  # a credential for the prompt message, never exported
     }
 )
 _EXPORT_SELECTION = tuple(_TABLE.c[name] for name in EXPORT_COLUMNS)
