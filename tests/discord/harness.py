@@ -969,6 +969,7 @@ class DiscordHarness:
         confirm_timeout: timedelta = CONFIRM_TIMEOUT,
         connect: bool = True,
         discord_api: FakeDiscord | None = None,
+        guild_ids: Iterable[int] = (GUILD_ID,),
     ) -> DiscordHarness:
         """Build the service and bot, log in (runs `setup_hook`), and optionally connect.
 
@@ -1000,7 +1001,7 @@ class DiscordHarness:
             service=service,
             links=wiki,
             log_channel_id=log_channel_id,
-            guild_ids=[GUILD_ID],
+            guild_ids=list(guild_ids),
             sweep_seconds=3600,  # tests call `cog.sweep()` themselves
         )
         harness = cls(

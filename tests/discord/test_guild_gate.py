@@ -424,3 +424,28 @@ async def test_unstorable_text_in_a_modal_field_is_refused(harness: DiscordHarne
         "Sorry, `reason` contains characters rollbot cannot store (a NUL character or an "
         "unpaired surrogate). Please remove them and try again.",
     )
+
+
+@pytest.mark.parametrize("button", ["confirm", "cancel"])
+async def test_a_click_carried_to_another_served_server_is_refused(
+    sqlite_session_factory: Sessions, wiki: FakeWiki, button: str
+) -> None:
+    """Both servers are served and the member holds a rollback role in the other one: the
+    request still belongs to the server it was made in (roles are per server)."""
+    harness = await DiscordHarness.start(
+        sqlite_session_factory, wiki=wiki, guild_ids=(GUILD_ID, OTHER_GUILD_ID)
+    )
+    try:
+        prompt = await harness.open_prompt(MOD)
+        custom_id = prompt.confirm_id if button == "confirm" else prompt.cancel_id
+        click = harness.click_payload(MOD, custom_id, message=prompt.message)
+
+        run = await send(harness, in_guild(click))
+
+        refused_with(run, "This request was made in another server; its buttons work only there.")
+        assert (await harness.row(prompt.request_id)).status is RollbackStatus.PENDING
+        assert wiki.rollback_calls == []
+        await harness.settle()
+        harness.check_invariants()
+    finally:
+        await harness.close()
