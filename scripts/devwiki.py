@@ -198,6 +198,8 @@ $wgPasswordAttemptThrottle = [];
 
 // `rollbacker`: the rollback right alone (sysop has it too, but also noratelimit).
 $wgGroupPermissions['rollbacker']['rollback'] = true;
+// Admin hides offensive user names (revision deletion), as on Wikimedia wikis' sysops.
+$wgGroupPermissions['sysop']['deleterevision'] = true;
 
 // Rate limits off unless switched on by `devwiki.py ratelimit N` / set_rollback_rate_limit().
 // No group of the test accounts but sysop/bureaucrat (Admin) has `noratelimit`.
@@ -774,6 +776,27 @@ class RunningWiki:
             raise ValueError(f"level must be 'sysop' or 'autoconfirmed', not {level!r}")
         semi = ["--semiprotect"] if level == "autoconfirmed" else []
         self.maintenance("protect", *semi, f"--user={ADMIN.name}", f"--reason={reason}", title)
+
+    def hide_user(self, title: str, *revids: int) -> None:
+        """Revision-delete the author name of ``revids`` on ``title`` (as Admin), as admins do
+        with offensive user names: readers without ``deletedhistory`` see no user."""
+        client = self.client(BotLogin(ADMIN.name, ADMIN.password, ()))
+        token = api_token(client, self.api_url, "csrf")
+        data = api_post(
+            client,
+            self.api_url,
+            {
+                "action": "revisiondelete",
+                "type": "revision",
+                "target": title,
+                "ids": "|".join(str(revid) for revid in revids),
+                "hide": "user",
+                "token": token,
+            },
+        )
+        items = data["revisiondelete"]["items"]
+        if len(items) != len(revids) or any(item.get("status") != "Success" for item in items):
+            raise DevWikiError(f"could not hide the user of {revids} on {title!r}: {data}")
 
     def revisions(self, title: str, limit: int = 50) -> list[Revision]:
         """The page's revisions, newest first, read with ``prop=revisions`` ([] if no page)."""

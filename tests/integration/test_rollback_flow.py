@@ -402,3 +402,40 @@ async def test_reconcile_does_not_claim_someone_elses_rollback(
     assert (row.status, row.error_code) == (RollbackStatus.FAILED, "interrupted")
     assert wiki.revisions("Sandbox")[0].revid == by_admin.revid
     assert bot_rollbacks(wiki, "Sandbox") == []
+
+
+async def test_a_vandal_whose_name_is_hidden_is_still_rolled_back(
+    wiki: devwiki.RunningWiki, service: RollbackService, session_factory: Sessions
+) -> None:
+    """The admins revision-deleted the vandal's offensive name on their latest edit: the bot's
+    account cannot see it, MediaWiki still compares the real author and rolls back."""
+    page = wiki.make_vandalised_page("Sandbox", "Good text.", vandal_edits=2)
+    wiki.hide_user("Sandbox", page.latest_revid)
+
+    outcome = await service.request(MOD, page="Sandbox", user="Vandal", summary=None, markbot=False)
+
+    assert isinstance(outcome, Ready), outcome
+    assert (outcome.preview.edits_to_revert, outcome.preview.hidden_edits) == (2, 1)
+    assert outcome.preview.top is not None
+    assert outcome.preview.top.user is None
+    done = await service.execute(await claimed(service, outcome.request))
+    assert isinstance(done, Succeeded), done
+    assert_row_matches_wiki(wiki, await stored(session_factory, outcome.request.id), page)
+
+
+async def test_a_hidden_name_that_is_not_the_vandals_is_refused_by_the_wiki(
+    wiki: devwiki.RunningWiki, service: RollbackService, session_factory: Sessions
+) -> None:
+    page = wiki.make_vandalised_page("Sandbox", "Good text.", vandal_edits=1)
+    later = wiki.edit("Sandbox", "Editor's later text.", user="Editor")
+    wiki.hide_user("Sandbox", later)
+
+    outcome = await service.request(MOD, page="Sandbox", user="Vandal", summary=None, markbot=False)
+    assert isinstance(outcome, Ready), outcome  # the preview cannot tell; the wiki can
+    done = await service.execute(await claimed(service, outcome.request))
+
+    assert isinstance(done, Refused)
+    assert done.code == "alreadyrolled"
+    assert wiki.revisions("Sandbox")[0].revid == later
+    assert bot_rollbacks(wiki, "Sandbox") == []
+    assert page.latest_revid < later
