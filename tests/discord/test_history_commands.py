@@ -111,12 +111,14 @@ class ReviewHarness(DiscordHarness):
         api.add_channel(text_channel_payload(LOG_CHANNEL_ID, "rollback-log", 1))
         bot = RollBot(
             service=service,
+            sessions=sessions,
             links=wiki,
             guild_ids=[GUILD_ID],
             guild_settings=settings,
             history=HistoryService(sessions=sessions, clock=clock),
             export_max_bytes=export_max_bytes,
             sweep_seconds=3600,
+            log_sweep_seconds=3600,
         )
         h = cls(
             bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions
