@@ -135,7 +135,7 @@ class LogPoster:
                     allowed_mentions=discord.AllowedMentions.none(),
                 )
         except Exception as exc:  # every failure is a retry or a recorded reason, never raised
-            return self._failed(delivery.channel_id, exc)
+            return self._failed(delivery.channel_id, exc, retried=True)
         return Posted(message.id)
 
     async def _edit(self, channel: LogChannel, message_id: int, embed: discord.Embed) -> int | None:
@@ -163,7 +163,7 @@ class LogPoster:
                     embed=embed, allowed_mentions=discord.AllowedMentions.none()
                 )
         except Exception as exc:
-            result = self._failed(channel_id, exc)
+            result = self._failed(channel_id, exc, retried=False)
             return None, result.reason if isinstance(result, GaveUp) else result.cause
         return message.id, None
 
@@ -186,23 +186,20 @@ class LogPoster:
             raise WrongGuildError(f"channel {channel_id} belongs to another server")
         return channel
 
-    def _failed(self, channel_id: int, exc: Exception) -> TryLater | GaveUp:
+    def _failed(self, channel_id: int, exc: Exception, *, retried: bool) -> TryLater | GaveUp:
         result = classify(exc)
+        cause = result.reason if isinstance(result, GaveUp) else result.cause
+        if (channel_id, cause) in self._warned:  # once per channel and cause, not per post
+            return result
+        self._warned.add((channel_id, cause))
         if isinstance(result, GaveUp):
-            key = (channel_id, result.reason)
-            if key not in self._warned:  # warn once per channel and cause, not per rollback
-                self._warned.add(key)
-                log.warning("cannot post to log channel %s: %s", channel_id, result.reason)
+            log.warning("cannot post to log channel %s: %s", channel_id, cause)
+        elif retried:
+            log.warning(
+                "log post to channel %s failed, will retry: %s (%r)", channel_id, cause, exc
+            )
         else:
-            key = (channel_id, result.cause)
-            if key not in self._warned:
-                self._warned.add(key)
-                log.warning(
-                    "log post to channel %s failed, will retry: %s (%r)",
-                    channel_id,
-                    result.cause,
-                    exc,
-                )
+            log.warning("settings post to log channel %s failed: %s (%r)", channel_id, cause, exc)
         return result
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -100,7 +101,8 @@ class RetryPolicy:
         seconds = backoff * (0.5 + 0.5 * self.rng())
         if retry_after is not None:
             seconds = max(seconds, retry_after + self.rng())
-        return timedelta(seconds=seconds)
+        # Rounded up: never a microsecond before what Discord asked for.
+        return timedelta(microseconds=math.ceil(seconds * 1_000_000))
 
 
 def nonce_for(request: RollbackRequest) -> str:
