@@ -196,12 +196,18 @@ async def mark_posted(
     claim_token: datetime,
     message_id: int,
     channel_id: int,
+    status: RollbackStatus,
 ) -> bool:
+    """Record the message that now shows the row as `status` (the outcome that was rendered).
+
+    If the row was corrected to another outcome while it was being posted, it stays pending,
+    now with its message id, so the next delivery edits that message to the new outcome."""
+    rendered = RollbackStatus(status)
     return await _settle(
         session,
         request_id,
         claim_token,
-        log_state=LOG_POSTED,
+        log_state=sa.case((col(_R.status) == rendered, LOG_POSTED), else_=LOG_PENDING),
         log_message_id=message_id,
         log_channel_id=channel_id,
         log_post_error=None,

@@ -192,6 +192,7 @@ class LogOutbox:
                 token,
                 message_id=result.message_id,
                 channel_id=channel_id,
+                status=row.status,
             )
             return outbox.LOG_POSTED
         if isinstance(result, GaveUp):

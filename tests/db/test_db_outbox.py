@@ -101,7 +101,12 @@ async def test_a_members_denials_wait_behind_their_earlier_pending_denial(
     assert token is not None
     async with sessions.begin() as session:
         await outbox.mark_posted(
-            session, first, claim_token=token, message_id=77, channel_id=CHANNEL
+            session,
+            first,
+            claim_token=token,
+            message_id=77,
+            channel_id=CHANNEL,
+            status=RollbackStatus.DENIED,
         )
     assert await due_ids(sessions, now=at(10)) == [second, others, rollback]
 
@@ -135,7 +140,12 @@ async def test_a_retry_is_recorded_under_the_claim_and_due_at_its_time(
     assert token is not None
     async with sessions.begin() as session:
         assert await outbox.mark_posted(
-            session, request_id, claim_token=token, message_id=SNOWFLAKE + 99, channel_id=CHANNEL
+            session,
+            request_id,
+            claim_token=token,
+            message_id=SNOWFLAKE + 99,
+            channel_id=CHANNEL,
+            status=RollbackStatus.SUCCEEDED,
         )
     row = await read(sessions, request_id)
     assert (row.log_state, row.log_attempts, row.log_message_id) == ("posted", 2, SNOWFLAKE + 99)
@@ -159,7 +169,12 @@ async def test_a_poster_whose_claim_lapsed_cannot_record_over_the_next_one(
         )
     async with sessions.begin() as session:
         assert not await outbox.mark_posted(
-            session, request_id, claim_token=slow, message_id=5, channel_id=1
+            session,
+            request_id,
+            claim_token=slow,
+            message_id=5,
+            channel_id=1,
+            status=RollbackStatus.SUCCEEDED,
         )
         assert not await outbox.mark_folded(session, request_id, claim_token=slow)
     row = await read(sessions, request_id)
@@ -209,3 +224,36 @@ async def test_two_processes_claim_each_row_once(
         assert await due_ids(factories[1]) == []  # all held
     finally:
         await other_process.dispose()
+
+
+async def test_a_row_corrected_while_it_was_being_posted_stays_due_for_an_edit(
+    session_factory: Sessions, make_request: RequestFactory
+) -> None:
+    sessions = session_factory
+    request_id = await add(sessions, make_request, status=RollbackStatus.FAILED)
+    token = await claim(sessions, request_id)
+    assert token is not None
+    async with sessions.begin() as session:  # settlement corrects it mid-post
+        assert await audit.transition(
+            session,
+            request_id,
+            from_statuses=[RollbackStatus.FAILED],
+            to=RollbackStatus.SUCCEEDED,
+            updated_at=at(1),
+        )
+    async with sessions.begin() as session:  # the post of the old outcome comes back
+        assert await outbox.mark_posted(
+            session,
+            request_id,
+            claim_token=token,
+            message_id=SNOWFLAKE + 7,
+            channel_id=CHANNEL,
+            status=RollbackStatus.FAILED,
+        )
+    row = await read(sessions, request_id)
+    assert (row.log_state, row.log_message_id, row.log_claim_until) == (
+        "pending",
+        SNOWFLAKE + 7,
+        None,
+    )
+    assert await due_ids(sessions, now=at(1)) == [request_id]  # next: edit it to "succeeded"

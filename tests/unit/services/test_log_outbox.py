@@ -340,12 +340,13 @@ def test_the_back_off_doubles_is_capped_jittered_and_never_earlier_than_retry_af
     policy = RetryPolicy(base=2.0, cap=300.0, rng=lambda: jitter)
     seconds = policy.delay(attempts, retry_after).total_seconds()
     backoff = min(300.0, 2.0 * 2 ** (attempts - 1))
+    microsecond = 1e-6  # the delay is rounded up to whole microseconds
     assert seconds >= backoff / 2
     if retry_after is None:
-        assert seconds <= backoff
+        assert seconds <= backoff + microsecond
     else:
         assert seconds >= retry_after
-        assert seconds <= max(backoff, retry_after + 1)
+        assert seconds <= max(backoff, retry_after + 1) + microsecond
 
 
 @pytest.mark.parametrize("status", [RollbackStatus.SUCCEEDED, RollbackStatus.DENIED])
