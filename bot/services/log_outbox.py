@@ -211,15 +211,22 @@ class LogOutbox:
         )
         return outbox.LOG_PENDING
 
-    async def deliver_due(self) -> int:
-        """One sweep: deliver up to one batch of due rows, oldest first. Returns how many were
-        settled (posted, folded or failed for good)."""
-        async with self._sessions() as session:
-            rows = await outbox.due(session, now=self._clock(), limit=self._batch)
+    async def deliver_due(self, *, max_batches: int = 20) -> int:
+        """One sweep: deliver the due rows, oldest first, a batch at a time. Returns how many
+        were settled (posted, folded or failed for good).
+
+        Every row tried leaves the due set (settled, retried later, or held by another
+        process), so each batch is new rows; `max_batches` bounds one sweep after an outage."""
         settled = 0
-        for row in rows:
-            if row.id is not None and await self.deliver(row.id) not in (None, outbox.LOG_PENDING):
-                settled += 1
+        for _ in range(max_batches):
+            async with self._sessions() as session:
+                rows = await outbox.due(session, now=self._clock(), limit=self._batch)
+            for row in rows:
+                state = await self.deliver(row.id) if row.id is not None else None
+                if state not in (None, outbox.LOG_PENDING):
+                    settled += 1
+            if len(rows) < self._batch:
+                break
         return settled
 
     async def _fold_decision(self, row: RollbackRequest) -> _Blocked | _Fold | FoldedDenials | None:

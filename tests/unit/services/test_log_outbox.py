@@ -141,6 +141,19 @@ async def test_a_transient_failure_is_retried_after_the_back_off_then_posted(
     assert await poster.deliver_due() == 0
 
 
+async def test_one_sweep_delivers_a_backlog_batch_by_batch(session_factory: Sessions) -> None:
+    clock = Clock()
+    sender = ScriptedSender([TryLater("Discord answered 503")])  # the oldest one fails again
+    poster = LogOutbox(
+        sessions=session_factory, sender=sender, channels=Channels(), clock=clock, batch=3
+    )
+    ids = [await add(session_factory, clock, requester_id=n) for n in range(10)]
+
+    assert await poster.deliver_due() == 9
+    assert [d.request.id for d in sender.deliveries] == ids  # each once, oldest first
+    assert (await read(session_factory, ids[0])).log_state == "pending"
+
+
 async def test_discords_retry_after_is_honoured(session_factory: Sessions) -> None:
     clock = Clock()
     sender = ScriptedSender([TryLater("rate limited by Discord", retry_after=42.0)])
