@@ -39,6 +39,7 @@ EXPORT_COLUMNS: tuple[str, ...] = (
     *("revid", "old_revid", "last_revid", "error_code", "error_message", "confirmed_by_id"),
     *("confirmed_at", "prompt_message_id", "log_message_id", "log_post_error"),
     "result_summary",  # 0003: the summary the wiki saved
+    "wiki",  # 0005: the wiki key
 )
 # Not exported: how the bot carries out a request and delivers its log post (leases,
 # re-checks, the outbox), not what happened.

@@ -56,6 +56,7 @@ class LogSearch(SQLModel, table=True):
     status: RollbackStatus | None = Field(default=None, sa_column=sa.Column(RollbackStatusType))
     since: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
     until: datetime | None = Field(default=None, sa_column=sa.Column(UTCDateTime))
+    wiki: str | None = Field(default=None, max_length=32)
     # The capped total of `bot.db.history.count`, counted when the search was made.
     total: int
     total_capped: bool

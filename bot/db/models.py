@@ -112,6 +112,8 @@ class RollbackRequest(SQLModel, table=True):
         sa.Index(
             "ix_rollback_request_guild_status_recent", "guild_id", "status", "created_at", "id"
         ),
+        # `/rollback-log search wiki:` within one guild.
+        sa.Index("ix_rollback_request_guild_wiki_recent", "guild_id", "wiki", "created_at", "id"),
         # The outbox sweep: rows waiting to be posted, by when they are due.
         sa.Index("ix_rollback_request_log_due", "log_state", "log_next_at"),
     )
@@ -129,6 +131,11 @@ class RollbackRequest(SQLModel, table=True):
     requester_id: int = Field(sa_column=_big(nullable=False, index=True))
     requester_name: str = Field(max_length=100)
 
+    # The wiki's key (`default`, or one of WIKIS): reconcile, settle and re-checks use its client.
+    wiki: str = Field(
+        default="default",
+        sa_column=sa.Column(sa.String(32), nullable=False, server_default="default"),
+    )
     wiki_api_url: str = Field(max_length=500)
     page_title: str = Field(max_length=512, index=True)
     page_id: int | None = Field(default=None, sa_column=_big())
@@ -232,6 +239,8 @@ class GuildConfig(SQLModel, table=True):
     log_viewer_role_ids: frozenset[int] | None = Field(
         default=None, sa_column=sa.Column(RoleIdSet, nullable=True)
     )
+    # The server's default wiki among those the operator allows it (NULL: the first allowed).
+    default_wiki: str | None = Field(default=None, max_length=32)
     updated_at: datetime = Field(
         default_factory=utcnow, sa_column=sa.Column(UTCDateTime, nullable=False)
     )

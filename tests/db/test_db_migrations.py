@@ -41,6 +41,8 @@ EXPECTED_INDEXES = {
     # 0003: the settle re-check and the log outbox
     "ix_rollback_request_recheck_at",
     "ix_rollback_request_log_due",
+    # 0005: several wikis
+    "ix_rollback_request_guild_wiki_recent",
 }
 EXPECTED_LOG_SEARCH_INDEXES = {"ix_log_search_created_at"}  # 0004: pruning
 
