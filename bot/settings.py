@@ -177,9 +177,7 @@ class WikiConfigError(ValueError):
         self.lines = lines
 
 
-def wiki_configs(
-    settings: Settings, environ: Mapping[str, str] | None = None
-) -> list[WikiConfig]:
+def wiki_configs(settings: Settings, environ: Mapping[str, str] | None = None) -> list[WikiConfig]:
     """The default wiki (unprefixed WIKI_*) and each of WIKIS from WIKI_<KEY>_* variables.
 
     `environ` defaults to `.env` overlaid with the process environment (as Settings reads

@@ -16,6 +16,8 @@ class BotCode(enum.StrEnum):
     INTERRUPTED = "interrupted"
     INTERNAL = "internal"
     WIKIERROR = "wikierror"
+    WIKINOTALLOWED = "wikinotallowed"
+    WIKIUNAVAILABLE = "wikiunavailable"
 
     @property
     def sentence(self) -> str:
@@ -39,5 +41,9 @@ _SENTENCES: dict[BotCode, str] = {
     "history shows it was not applied.",
     BotCode.INTERNAL: "Something went wrong inside the bot; the request was recorded as failed.",
     BotCode.WIKIERROR: "The wiki refused the request with an error the bot does not know.",
+    BotCode.WIKINOTALLOWED: "This server may not use that wiki; the bot's operator decides "
+    "which wikis each server may use.",
+    BotCode.WIKIUNAVAILABLE: "That wiki is unavailable right now (the bot could not log in to "
+    "it); try again later or tell the bot's operator.",
 }
 _RECHECKED = frozenset({BotCode.TIMEOUT, BotCode.UNVERIFIED, BotCode.INTERRUPTED})

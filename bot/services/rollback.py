@@ -12,7 +12,7 @@ imports discord: the Discord layer renders the outcomes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -47,7 +47,8 @@ from bot.services.records import RequestRecords, row_id
 from bot.services.sending import RollbackSender
 from bot.services.settlement import Settlement
 from bot.services.summary import build_summary
-from bot.services.wiki import RollbackWiki, error_fields
+from bot.services.wiki import EveryWiki, RollbackWiki, WikiAccess, error_fields, keyed
+from bot.settings import DEFAULT_WIKI
 from bot.wiki.errors import WikiError
 from bot.wiki.names import capitalized_title, normalize_title, normalize_username
 from bot.wiki.results import PreviewProblem, RollbackPreview
@@ -88,7 +89,8 @@ class RollbackService:
     def __init__(
         self,
         *,
-        wiki: RollbackWiki,
+        wiki: RollbackWiki | None = None,
+        wikis: Mapping[str, RollbackWiki] | None = None,
         sessions: async_sessionmaker[AsyncSession],
         roles: RolePolicy,
         confirm_timeout: timedelta,
@@ -96,20 +98,26 @@ class RollbackService:
         settlement: Settlement | None = None,
         lease: timedelta = LEASE,
         owner: str | None = None,
+        access: WikiAccess | None = None,
     ) -> None:
-        self._wiki = wiki
+        # Every wiki this process serves, by key; each row names its own.
+        self._wikis = keyed(wiki, wikis)
+        self._access = access or EveryWiki(list(self._wikis))
         self._sessions = sessions
         self._roles = roles
         self._confirm_timeout = confirm_timeout
         self._clock = clock
         self._records = RequestRecords(sessions=sessions, clock=clock)
-        self._settlement = settlement or Settlement(wiki=wiki, sessions=sessions)
+        self._settlement = settlement or Settlement(wikis=self._wikis, sessions=sessions)
         self._leases = Leases(sessions=sessions, clock=clock, owner=owner, duration=lease)
         self.owner = self._leases.owner
         # Requests this process is carrying out now; the sweeps leave them alone.
         self._in_flight: set[int] = set()
         self._sender = RollbackSender(
-            wiki=wiki, records=self._records, settlement=self._settlement, leases=self._leases
+            wikis=self._wikis,
+            records=self._records,
+            settlement=self._settlement,
+            leases=self._leases,
         )
         self._housekeeping = Housekeeping(
             sessions=sessions,
@@ -133,11 +141,42 @@ class RollbackService:
     async def is_authorized(self, actor: Actor) -> bool:
         return holds_any(actor.role_ids, await self._roles.rollback_role_ids(actor.guild_id))
 
+    @property
+    def wiki_keys(self) -> list[str]:
+        return list(self._wikis)
+
+    def wiki(self, key: str) -> RollbackWiki | None:
+        return self._wikis.get(key)
+
+    def wikis_for(self, guild_id: int) -> list[str]:
+        """The configured wikis this server may use (the operator's list)."""
+        return [key for key in self._access.wikis_for(guild_id) if key in self._wikis]
+
+    async def resolve_wiki(self, guild_id: int, asked: str | None) -> str | None:
+        """The wiki a command acts on: the one asked for, else the server's default. None if
+        the server may use no wiki. Not validated here: `request` refuses a forbidden one."""
+        if asked is not None:
+            return asked.strip().lower()
+        default = await self._access.default_wiki(guild_id)
+        allowed = self.wikis_for(guild_id)
+        if default in allowed:
+            return default
+        return allowed[0] if allowed else None
+
     async def deny(
-        self, actor: Actor, *, page: str, user: str, summary: str | None, markbot: bool
+        self,
+        actor: Actor,
+        *,
+        page: str,
+        user: str,
+        summary: str | None,
+        markbot: bool,
+        wiki: str = DEFAULT_WIKI,
     ) -> Denied:
         """Record a refused request. No wiki request is made for a denied member."""
-        row = self._new_row(actor, page=page, user=user, summary=summary, markbot=markbot)
+        row = self._new_row(
+            actor, page=page, user=user, summary=summary, markbot=markbot, wiki=wiki
+        )
         row.status = RollbackStatus.DENIED
         row.expires_at = None
         row.error_code = BotCode.MISSINGROLE
@@ -149,19 +188,41 @@ class RollbackService:
         return Denied(row, required)
 
     async def request(
-        self, actor: Actor, *, page: str, user: str, summary: str | None, markbot: bool
+        self,
+        actor: Actor,
+        *,
+        page: str,
+        user: str,
+        summary: str | None,
+        markbot: bool,
+        wiki: str = DEFAULT_WIKI,
     ) -> RequestOutcome:
         """Record the request, read the page history, and offer a preview (or say why not).
 
         The caller has already deferred the interaction: this reads from the wiki. The row is
-        inserted with its expiry, so a crash during the preview is settled by the sweep.
+        inserted with its expiry, so a crash during the preview is settled by the sweep. A wiki
+        the server may not use is refused whatever the client sent (autocomplete is no check).
         """
         if not await self.is_authorized(actor):
-            return await self.deny(actor, page=page, user=user, summary=summary, markbot=markbot)
-        row = self._new_row(actor, page=page, user=user, summary=summary, markbot=markbot)
+            return await self.deny(
+                actor, page=page, user=user, summary=summary, markbot=markbot, wiki=wiki
+            )
+        row = self._new_row(
+            actor, page=page, user=user, summary=summary, markbot=markbot, wiki=wiki
+        )
+        if wiki not in self.wikis_for(actor.guild_id):
+            return await self._refuse_wiki(row, actor.guild_id)
         async with self._sessions() as session, session.begin():
             await audit.add_request(session, row)
         request_id = row_id(row)
+        client = self._wikis[wiki]
+        if client.unavailable is not None:
+            return await self._ended(
+                request_id,
+                RollbackStatus.PENDING,
+                BotCode.WIKIUNAVAILABLE,
+                f"wiki {wiki} is unavailable: {client.unavailable}",
+            )
 
         try:
             title = normalize_title(page)
@@ -173,7 +234,7 @@ class RollbackService:
             return await self._ended(request_id, RollbackStatus.PENDING, "baduser", str(exc))
 
         try:
-            preview = await self._wiki.preview(title, target)
+            preview = await client.preview(title, target)
         except WikiError as exc:
             return await self._ended(request_id, RollbackStatus.PENDING, *error_fields(exc))
         except Exception as exc:
@@ -269,7 +330,7 @@ class RollbackService:
     async def _execute(self, row: RollbackRequest, request_id: int) -> ExecuteOutcome:
         running = RollbackStatus.RUNNING
         try:
-            fresh = await self._wiki.preview(row.page_title, row.target_user)
+            fresh = await self._wikis[row.wiki].preview(row.page_title, row.target_user)
         except WikiError as exc:
             return await self._ended(request_id, running, *error_fields(exc))
         except Exception as exc:
@@ -283,7 +344,7 @@ class RollbackService:
         summary = build_summary(
             row.summary,
             requester_name=row.requester_name,
-            default_message=await self._default_summary(),
+            default_message=await self._default_summary(row.wiki),
             restored_user=fresh.restored.user if fresh.restored else None,
             target_user=row.target_user,
         )
@@ -291,10 +352,30 @@ class RollbackService:
 
     # ---- internals -------------------------------------------------------------------------
 
+    async def _refuse_wiki(self, row: RollbackRequest, guild_id: int) -> Refused:
+        wiki = row.wiki
+        row.wiki = wiki[:32]
+        row.status = RollbackStatus.DENIED
+        row.expires_at = None
+        row.error_code = BotCode.WIKINOTALLOWED
+        row.error_message = f"This server may not use the wiki {wiki!r}."
+        async with self._sessions() as session, session.begin():
+            await audit.add_request(session, row)
+        log.info("request %s: guild %s may not use wiki %r", row.id, guild_id, wiki)
+        return Refused(row, row.error_code, row.error_message)
+
     def _new_row(
-        self, actor: Actor, *, page: str, user: str, summary: str | None, markbot: bool
+        self,
+        actor: Actor,
+        *,
+        page: str,
+        user: str,
+        summary: str | None,
+        markbot: bool,
+        wiki: str,
     ) -> RollbackRequest:
         now = self._clock()
+        client = self._wikis.get(wiki)
         return RollbackRequest(
             created_at=now,
             updated_at=now,
@@ -302,7 +383,8 @@ class RollbackService:
             channel_id=actor.channel_id,
             requester_id=actor.user_id,
             requester_name=actor.display_name[:100],
-            wiki_api_url=self._wiki.api_url,
+            wiki=wiki,
+            wiki_api_url=client.api_url if client is not None else "",
             # Normalised now, so that even rows that never reach the wiki (denied, invalid)
             # are found by a search for the name; the wiki's own spelling replaces it later.
             page_title=_best_effort(capitalized_title, page)[:512],
@@ -368,9 +450,9 @@ class RollbackService:
             return await self._records.decided_elsewhere(request_id)
         return Ready(row, preview)
 
-    async def _default_summary(self) -> str:
+    async def _default_summary(self, wiki: str) -> str:
         try:
-            return await self._wiki.default_rollback_summary()
+            return await self._wikis[wiki].default_rollback_summary()
         except WikiError:
             # MediaWiki's own English default; the wiki fills in $1/$2.
             return (

@@ -9,6 +9,7 @@ means "look for our own first rollback".
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from bot.db.models import RollbackRequest, RollbackStatus
 from bot.services.codes import BotCode
@@ -30,12 +31,12 @@ class RollbackSender:
     def __init__(
         self,
         *,
-        wiki: RollbackWiki,
+        wikis: Mapping[str, RollbackWiki],
         records: RequestRecords,
         settlement: Settlement,
         leases: Leases,
     ) -> None:
-        self._wiki = wiki
+        self._wikis = wikis
         self._records = records
         self._settlement = settlement
         self._leases = leases
@@ -52,7 +53,7 @@ class RollbackSender:
                 return await self._records.decided_elsewhere(request_id)
             sends += 1
             try:
-                result = await self._wiki.rollback(
+                result = await self._wikis[row.wiki].rollback(
                     row.page_title, row.target_user, summary=summary, markbot=row.markbot
                 )
             except WikiTransportError as exc:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import audit
 from bot.db.models import RollbackRequest
+from bot.wiki.errors import WikiError
 from bot.wiki.history import ROLLBACK_TAG, same_user
 from bot.wiki.results import RollbackResult, Successor
 
@@ -48,6 +49,16 @@ class SettlementWiki(Protocol):
     ) -> Successor: ...
 
 
+class UnknownWikiError(WikiError):
+    """A request's wiki is no longer configured: its history cannot be read."""
+
+
+def _required(wiki: SettlementWiki | None) -> SettlementWiki:
+    if wiki is None:
+        raise TypeError("Settlement needs `wiki` or `wikis`")
+    return wiki
+
+
 class Verdict(enum.Enum):
     APPLIED = "applied"
     NOT_APPLIED = "not applied"  # the vandal's edit is still the newest, as far as we can see
@@ -66,12 +77,15 @@ class Settlement:
     def __init__(
         self,
         *,
-        wiki: SettlementWiki,
+        wiki: SettlementWiki | None = None,
+        wikis: Mapping[str, SettlementWiki] | None = None,
         sessions: async_sessionmaker[AsyncSession],
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         spread: Sequence[float] = SPREAD_DELAYS,
     ) -> None:
-        self._wiki = wiki
+        self._wikis: dict[str, SettlementWiki] = (
+            dict(wikis) if wikis is not None else {"default": _required(wiki)}
+        )
         self._sessions = sessions
         self._sleep = sleep
         self._spread = tuple(spread)
@@ -81,14 +95,17 @@ class Settlement:
         if row.top_revid is None:
             # No preview was ever shown, so no rollback can have been sent for it.
             return Finding(Verdict.NOT_APPLIED)
-        after = await self._wiki.revision_after(row.page_title, row.top_revid, pageid=row.page_id)
+        wiki = self._wikis.get(row.wiki)
+        if wiki is None:
+            raise UnknownWikiError(f"request {row.id} is on wiki {row.wiki!r}, not configured now")
+        after = await wiki.revision_after(row.page_title, row.top_revid, pageid=row.page_id)
         revision = after.revision
         if revision is None:
             return Finding(Verdict.NOT_APPLIED)
         if not (
             revision.parentid == row.top_revid
             and ROLLBACK_TAG in revision.tags
-            and same_user(revision.user, self._wiki.account_name)
+            and same_user(revision.user, wiki.account_name)
         ):
             return Finding(Verdict.SUPERSEDED)
         if row.id is not None and await self._claimed_by_another(revision.revid, row.id):

@@ -79,6 +79,8 @@ class WikiClient:
         self._session = 0  # bumped on every login, so concurrent callers re-log in only once
         self._rollback_token: str | None = None
         self._revertpage: str | None = None
+        # Why this wiki cannot be used (set by the app when its login failed at start).
+        self.unavailable: str | None = None
 
     # -- lifetime ---------------------------------------------------------------------------
 

@@ -548,6 +548,7 @@ CSV_HEADER = [
     *("revid", "old_revid", "last_revid", "error_code", "error_message", "confirmed_by_id"),
     *("confirmed_at", "prompt_message_id", "log_message_id", "log_post_error"),
     "result_summary",
+    "wiki",
 ]
 
 
@@ -566,7 +567,8 @@ async def test_export_attaches_a_safe_csv_of_every_match(review: ReviewHarness) 
     assert header == CSV_HEADER
     assert [int(row[0]) for row in rows[1:]] == ids[::-1]
     assert {row[header.index("summary")] for row in rows[1:]} == {'\'=HYPERLINK("http://evil")'}
-    assert {row[-1] for row in rows[1:]} == {"'-Reverted edits"}
+    assert {row[-2] for row in rows[1:]} == {"'-Reverted edits"}
+    assert {row[-1] for row in rows[1:]} == {"default"}
     message = answer(run)
     assert "**12** requests" in message["content"]
     assert message["attachments"]

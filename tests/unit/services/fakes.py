@@ -80,6 +80,7 @@ class FakeWiki:
     find_calls: list[tuple[str, int]] = field(default_factory=list)
     api_url: str = "https://wiki.example/w/api.php"
     account_name: str = "Rollbot"
+    unavailable: str | None = None
 
     @staticmethod
     def _next(queue: list[object]) -> object:
