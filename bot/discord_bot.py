@@ -23,9 +23,11 @@ from bot.interaction_gate import GatedConnectionState, InteractionGate
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
+from bot.settings import DEFAULT_WIKI
 from bot.ui.confirm import PromptButton, PromptHandler
 from bot.ui.embeds import WikiLinks
 from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
+from bot.ui.sites import WikiSites
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +78,7 @@ class RollBot(commands.Bot):
         *,
         service: RollbackService,
         sessions: async_sessionmaker[AsyncSession],
-        links: WikiLinks,
+        links: WikiLinks | WikiSites,
         guild_ids: list[int],
         log_channel_id: int | None = None,
         guild_settings: GuildSettingsService | None = None,
@@ -104,7 +106,10 @@ class RollBot(commands.Bot):
             help_command=None,
         )
         self.service = service
-        self.links = links
+        # Each wiki's links and name; one plain WikiLinks is the `default` wiki alone.
+        sites = links if isinstance(links, WikiSites) else WikiSites.single(links)
+        self.sites = sites.limited_by(service.wikis_for)
+        self.links = self.sites.links(DEFAULT_WIKI)
         self.guild_ids = sorted(self.gate.served_guild_ids)
         self.guild_settings = guild_settings
         self.history = history
@@ -113,7 +118,7 @@ class RollBot(commands.Bot):
             guild_settings if guild_settings is not None else FixedLogChannel(log_channel_id)
         )
         self.log_poster = LogPoster(
-            self, sessions=sessions, links=links, channels=channels, clock=clock
+            self, sessions=sessions, sites=self.sites, channels=channels, clock=clock
         )
         self._sweep_seconds = sweep_seconds
         self._log_sweep_seconds = log_sweep_seconds
@@ -127,7 +132,7 @@ class RollBot(commands.Bot):
         cog = RollbackCog(
             self,
             service=self.service,
-            links=self.links,
+            sites=self.sites,
             log_poster=self.log_poster,
             sweep_seconds=self._sweep_seconds,
         )
@@ -140,7 +145,7 @@ class RollBot(commands.Bot):
                     self,
                     history=self.history,
                     settings=self.guild_settings,
-                    links=self.links,
+                    sites=self.sites,
                     export_max_bytes=self.export_max_bytes,
                 )
             )

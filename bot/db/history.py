@@ -72,6 +72,7 @@ class SearchFilters:
     status: RollbackStatus | None = None
     since: datetime | None = None  # inclusive
     until: datetime | None = None  # exclusive
+    wiki: str | None = None  # a wiki key
 
     def __post_init__(self) -> None:
         for name in ("since", "until"):
@@ -147,6 +148,8 @@ def _conditions(filters: SearchFilters) -> list[sa.ColumnElement[bool]]:
         conditions.append(col(RollbackRequest.requester_id) == filters.requester_id)
     if filters.status is not None:
         conditions.append(col(RollbackRequest.status) == filters.status)
+    if filters.wiki is not None:
+        conditions.append(col(RollbackRequest.wiki) == filters.wiki)
     if filters.since is not None:
         conditions.append(_created() >= filters.since)
     if filters.until is not None:
@@ -271,9 +274,11 @@ async def iter_export_rows(
         cursor = Cursor(last[created_index], last[id_index])
 
 
-async def stats(session: AsyncSession, *, guild_id: int, since: datetime | None) -> Stats:
+async def stats(
+    session: AsyncSession, *, guild_id: int, since: datetime | None, wiki: str | None = None
+) -> Stats:
     """Counts by outcome, by moderator, and the most rolled-back users and pages (top 10)."""
-    base = SearchFilters(guild_id=guild_id, since=since)
+    base = SearchFilters(guild_id=guild_id, since=since, wiki=wiki)
     conditions = _conditions(base)
     status_column = col(RollbackRequest.status)
     by_status_rows = await session.execute(

@@ -75,6 +75,7 @@ class LogSearch(SQLModel, table=True):
             status=filters.status,
             since=filters.since,
             until=filters.until,
+            wiki=filters.wiki,
             total=total.value,
             total_capped=total.capped,
         )
@@ -90,6 +91,7 @@ class LogSearch(SQLModel, table=True):
             status=self.status,
             since=self.since,
             until=self.until,
+            wiki=self.wiki,
         )
         return SavedSearch(
             id=self.id,

@@ -33,7 +33,8 @@ from bot.services.log_outbox import (
     SendResult,
     TryLater,
 )
-from bot.ui.embeds import WikiLinks, log_embed
+from bot.ui.embeds import log_embed
+from bot.ui.sites import WikiSites
 
 if TYPE_CHECKING:
     from bot.discord_bot import RollBot
@@ -79,14 +80,14 @@ class LogPoster:
         bot: RollBot,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        links: WikiLinks,
+        sites: WikiSites,
         channels: LogChannels,
         clock: Callable[[], datetime] = utcnow,
         policy: RetryPolicy | None = None,
         send_timeout: float = SEND_TIMEOUT_SECONDS,
     ) -> None:
         self._bot = bot
-        self._links = links
+        self._sites = sites
         self._channels = channels
         self._send_timeout = send_timeout
         self._warned: set[tuple[int, str]] = set()
@@ -118,7 +119,12 @@ class LogPoster:
     async def deliver(self, delivery: Delivery) -> SendResult:
         request = delivery.request
         try:
-            embed = log_embed(request, self._links, folded=delivery.folded)
+            embed = log_embed(
+                request,
+                self._sites.links(request.wiki),
+                folded=delivery.folded,
+                wiki=self._sites.label_for(request.guild_id, request.wiki),
+            )
         except Exception:  # a rendering bug must not lose the post: say less instead
             log.exception("could not render the log embed of request %s", request.id)
             embed = discord.Embed(description=f"Request #{request.id}: {request.status}")

@@ -26,8 +26,8 @@ from bot.db.models import RollbackStatus
 from bot.exts.rollback import actor_of
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.history import FilterError, HistoryService, build_filters, parse_when
+from bot.settings import DEFAULT_WIKI
 from bot.ui.csv_export import CsvExport
-from bot.ui.embeds import WikiLinks
 from bot.ui.history import (
     PAGE_CUSTOM_ID,
     PageClick,
@@ -38,6 +38,7 @@ from bot.ui.history import (
     stats_embed,
 )
 from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
+from bot.ui.sites import WikiSites, wiki_choices, wiki_refusal
 
 if TYPE_CHECKING:
     from bot.discord_bot import RollBot
@@ -68,7 +69,9 @@ _FILTER_DESCRIPTIONS = {
     "status": "Outcome",
     "since": f"From: {_WHEN_HINT}",
     "until": f"Until: {_WHEN_HINT}",
+    "wiki": "Only this wiki (default: all of this server's wikis)",
 }
+_WIKI_HINT = _FILTER_DESCRIPTIONS["wiki"]
 
 
 class SearchPages:
@@ -80,18 +83,18 @@ class SearchPages:
     """
 
     def __init__(
-        self, *, history: HistoryService, settings: GuildSettingsService, links: WikiLinks
+        self, *, history: HistoryService, settings: GuildSettingsService, sites: WikiSites
     ) -> None:
         self.history = history
         self.settings = settings
-        self.links = links
+        self.sites = sites
 
     @classmethod
     def of(cls, bot: RollBot) -> SearchPages | None:
         """From the bot's own services (a button reaches no cog); None if it has no log."""
         if bot.history is None or bot.guild_settings is None:
             return None
-        return cls(history=bot.history, settings=bot.guild_settings, links=bot.links)
+        return cls(history=bot.history, settings=bot.guild_settings, sites=bot.sites)
 
     async def may_view(self, interaction: Interaction) -> bool:
         """Whether the member may read this guild's log (checked at every command and click)."""
@@ -106,7 +109,7 @@ class SearchPages:
         result = await self.history.search(filters, searcher_id=interaction.user.id)
         await interaction.edit_original_response(
             embed=search_embed(
-                result.page, result.search.total, filters, self.links, page_number=1
+                result.page, result.search.total, filters, self.sites, page_number=1
             ),
             view=pager_view(result.search.id, result.page, 1),
             allowed_mentions=NO_MENTIONS,
@@ -128,7 +131,7 @@ class SearchPages:
                 # The top, but short (rows stopped matching): page 1 is the newest rows.
                 page = await self.history.page(search)
         await click_interaction.response.edit_message(
-            embed=search_embed(page, search.total, search.filters, self.links, page_number=number),
+            embed=search_embed(page, search.total, search.filters, self.sites, page_number=number),
             view=pager_view(search.id, page, number, came_from=came_from),
             allowed_mentions=NO_MENTIONS,
         )
@@ -218,15 +221,15 @@ class HistoryCog(
         *,
         history: HistoryService,
         settings: GuildSettingsService,
-        links: WikiLinks,
+        sites: WikiSites,
         export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES,
     ) -> None:
         self.bot = bot
         self.history = history
         self.settings = settings
-        self.links = links
+        self.sites = sites
         self.export_max_bytes = export_max_bytes
-        self.pages = SearchPages(history=history, settings=settings, links=links)
+        self.pages = SearchPages(history=history, settings=settings, sites=sites)
         super().__init__()
 
     async def cog_load(self) -> None:
@@ -260,9 +263,12 @@ class HistoryCog(
         status: app_commands.Choice[str] | None,
         since: str | None,
         until: str | None,
+        wiki: str | None = None,
     ) -> SearchFilters | None:
         """The filters, or None once the member has been told why not (not allowed, bad input)."""
         if not await self._refuse_unless_allowed(interaction):
+            return None
+        if not await self._wiki_allowed(interaction, wiki):
             return None
         try:
             return build_filters(
@@ -274,10 +280,23 @@ class HistoryCog(
                 status=status.value if status is not None else None,
                 since=since,
                 until=until,
+                wiki=wiki,
             )
         except FilterError as exc:
             await send_ephemeral(interaction, str(exc))
             return None
+
+    async def _wiki_allowed(self, interaction: Interaction, wiki: str | None) -> bool:
+        """A `wiki` option names one of the wikis this server may use (whatever was sent)."""
+        if wiki is None or wiki.strip().lower() in self.sites.wikis_for(interaction.guild_id or 0):
+            return True
+        await send_ephemeral(interaction, wiki_refusal(wiki))
+        return False
+
+    async def _wiki_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return wiki_choices(self.sites, interaction.guild_id or 0, current)
 
     # ---- /rollback-log search --------------------------------------------------------------------
 
@@ -293,6 +312,7 @@ class HistoryCog(
         status: app_commands.Choice[str] | None = None,
         since: app_commands.Range[str, 1, 40] | None = None,
         until: app_commands.Range[str, 1, 40] | None = None,
+        wiki: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
         filters = await self._checked_filters(
             interaction,
@@ -302,6 +322,7 @@ class HistoryCog(
             status=status,
             since=since,
             until=until,
+            wiki=wiki,
         )
         if filters is None:
             return
@@ -328,7 +349,12 @@ class HistoryCog(
         if row.log_message_id and row.log_channel_id is None:
             current_log_channel = await self.settings.log_channel_id(guild_id)
         await interaction.response.send_message(
-            embed=request_embed(row, self.links, current_log_channel_id=current_log_channel),
+            embed=request_embed(
+                row,
+                self.sites.links(row.wiki),
+                current_log_channel_id=current_log_channel,
+                wiki=self.sites.label_for(guild_id, row.wiki),
+            ),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -347,6 +373,7 @@ class HistoryCog(
         status: app_commands.Choice[str] | None = None,
         since: app_commands.Range[str, 1, 40] | None = None,
         until: app_commands.Range[str, 1, 40] | None = None,
+        wiki: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
         filters = await self._checked_filters(
             interaction,
@@ -356,6 +383,7 @@ class HistoryCog(
             status=status,
             since=since,
             until=until,
+            wiki=wiki,
         )
         if filters is None:
             return
@@ -396,12 +424,18 @@ class HistoryCog(
     # ---- /rollback-log stats -----------------------------------------------------------------
 
     @app_commands.command(name="stats", description="Counts by outcome, moderator, user and page")
-    @app_commands.describe(since=f"From: {_WHEN_HINT} (default: all time)")
+    @app_commands.describe(since=f"From: {_WHEN_HINT} (default: all time)", wiki=_WIKI_HINT)
     async def stats(
-        self, interaction: Interaction, since: app_commands.Range[str, 1, 40] | None = None
+        self,
+        interaction: Interaction,
+        since: app_commands.Range[str, 1, 40] | None = None,
+        wiki: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
         if not await self._refuse_unless_allowed(interaction):
             return
+        if not await self._wiki_allowed(interaction, wiki):
+            return
+        key = wiki.strip().lower() if wiki else None
         start: datetime | None = None
         if since:
             bound: Literal["since"] = "since"
@@ -411,7 +445,12 @@ class HistoryCog(
                 await send_ephemeral(interaction, str(exc))
                 return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        stats = await self.history.stats(interaction.guild_id or 0, since=start)
+        stats = await self.history.stats(interaction.guild_id or 0, since=start, wiki=key)
+        links = self.sites.links(key or DEFAULT_WIKI)
         await interaction.edit_original_response(
-            embed=stats_embed(stats, self.links, since=start), allowed_mentions=NO_MENTIONS
+            embed=stats_embed(stats, links, since=start), allowed_mentions=NO_MENTIONS
         )
+
+    search.autocomplete("wiki")(_wiki_choices)
+    export.autocomplete("wiki")(_wiki_choices)
+    stats.autocomplete("wiki")(_wiki_choices)

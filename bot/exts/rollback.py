@@ -37,6 +37,7 @@ from bot.ui.embeds import (
     success_embed,
 )
 from bot.ui.replies import NO_MENTIONS
+from bot.ui.sites import WikiSites, wiki_choices
 
 if TYPE_CHECKING:
     from bot.discord_bot import RollBot
@@ -49,6 +50,7 @@ Interaction = discord.Interaction["RollBot"]
 
 EXPIRED_TEXT = "This request expired. Run /rollback again."
 UNKNOWN_TEXT = "This request is no longer known to the bot. Run /rollback again."
+NO_WIKI_TEXT = "The bot's operator has not given this server any wiki to act on."
 _NOT_PENDING_TEXT: dict[RollbackStatus, str] = {
     RollbackStatus.RUNNING: "This rollback is already in progress.",
     RollbackStatus.SUCCEEDED: "This rollback was already carried out.",
@@ -83,13 +85,13 @@ class RollbackCog(commands.Cog):
         bot: RollBot,
         *,
         service: RollbackService,
-        links: WikiLinks,
+        sites: WikiSites,
         log_poster: LogPoster,
         sweep_seconds: float = 5.0,
     ) -> None:
         self.bot = bot
         self.service = service
-        self.links = links
+        self.sites = sites
         self.log_poster = log_poster
         self._sweep_seconds = sweep_seconds
         # The /rollback interaction of each open prompt, to edit the prompt when it expires.
@@ -115,19 +117,27 @@ class RollbackCog(commands.Cog):
         user="User name or IP address whose consecutive latest edits to revert",
         summary="Edit summary (optional; your name is added to it)",
         markbot="Mark the rollback and the reverted edits as bot edits",
+        wiki="Which wiki (default: this server's default wiki)",
     )
-    async def rollback(
+    async def rollback(  # noqa: PLR0917 - discord.py passes options by name
         self,
         interaction: Interaction,
         page: app_commands.Range[str, 1, 255],
         user: app_commands.Range[str, 1, 255],
         summary: app_commands.Range[str, 1, 1000] | None = None,
         markbot: bool = False,
+        wiki: app_commands.Range[str, 1, 32] | None = None,
     ) -> None:
         actor = actor_of(interaction)
+        key = await self.service.resolve_wiki(actor.guild_id, wiki)
+        if key is None:
+            await interaction.response.send_message(
+                NO_WIKI_TEXT, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+            return
         if not await self.service.is_authorized(actor):
             denied = await self.service.deny(
-                actor, page=page, user=user, summary=summary, markbot=markbot
+                actor, page=page, user=user, summary=summary, markbot=markbot, wiki=key
             )
             await interaction.response.send_message(
                 denied_text(denied.required_role_ids),
@@ -139,12 +149,17 @@ class RollbackCog(commands.Cog):
 
         await interaction.response.defer(ephemeral=True, thinking=True)
         outcome = await self.service.request(
-            actor, page=page, user=user, summary=summary, markbot=markbot
+            actor, page=page, user=user, summary=summary, markbot=markbot, wiki=key
         )
         if isinstance(outcome, Ready):
             request_id = _id(outcome.request)
             message = await interaction.edit_original_response(
-                embed=preview_embed(outcome.request, outcome.preview, self.links),
+                embed=preview_embed(
+                    outcome.request,
+                    outcome.preview,
+                    self._links(outcome.request),
+                    wiki=self._wiki_label(outcome.request),
+                ),
                 view=prompt_view(request_id),
                 allowed_mentions=NO_MENTIONS,
             )
@@ -159,14 +174,35 @@ class RollbackCog(commands.Cog):
             )
         elif isinstance(outcome, Succeeded):  # decided by another process meanwhile
             await interaction.edit_original_response(
-                embed=success_embed(outcome.request, outcome.result, self.links),
+                embed=success_embed(
+                    outcome.request,
+                    outcome.result,
+                    self._links(outcome.request),
+                    wiki=self._wiki_label(outcome.request),
+                ),
                 allowed_mentions=NO_MENTIONS,
             )
         else:
             await interaction.edit_original_response(
-                embed=refused_embed(outcome.request, self.links), allowed_mentions=NO_MENTIONS
+                embed=self._refused(outcome.request), allowed_mentions=NO_MENTIONS
             )
         await self.log_poster.post(outcome.request)
+
+    @rollback.autocomplete("wiki")
+    async def _wiki_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The wikis this server may use, by key and site name (a hint: `request` checks)."""
+        return wiki_choices(self.sites, interaction.guild_id or 0, current)
+
+    def _links(self, request: RollbackRequest) -> WikiLinks:
+        return self.sites.links(request.wiki)
+
+    def _wiki_label(self, request: RollbackRequest) -> str | None:
+        return self.sites.label_for(request.guild_id, request.wiki)
+
+    def _refused(self, request: RollbackRequest) -> discord.Embed:
+        return refused_embed(request, self._links(request), wiki=self._wiki_label(request))
 
     # ---- buttons -----------------------------------------------------------------------------
 
@@ -192,18 +228,27 @@ class RollbackCog(commands.Cog):
             await self._finish(
                 interaction,
                 outcome.request,
-                success_embed(outcome.request, outcome.result, self.links),
+                success_embed(
+                    outcome.request,
+                    outcome.result,
+                    self._links(outcome.request),
+                    wiki=self._wiki_label(outcome.request),
+                ),
             )
         elif isinstance(outcome, Stale):
             await interaction.edit_original_response(
-                embed=preview_embed(outcome.request, outcome.preview, self.links, stale=True),
+                embed=preview_embed(
+                    outcome.request,
+                    outcome.preview,
+                    self._links(outcome.request),
+                    stale=True,
+                    wiki=self._wiki_label(outcome.request),
+                ),
                 view=prompt_view(request_id),
                 allowed_mentions=NO_MENTIONS,
             )
         else:
-            await self._finish(
-                interaction, outcome.request, refused_embed(outcome.request, self.links)
-            )
+            await self._finish(interaction, outcome.request, self._refused(outcome.request))
 
     async def on_cancel(self, interaction: Interaction, request_id: int) -> None:
         outcome = await self.service.cancel(request_id, actor_of(interaction))

@@ -70,6 +70,7 @@ def build_filters(
     status: str | None = None,
     since: str | None = None,
     until: str | None = None,
+    wiki: str | None = None,
 ) -> SearchFilters:
     """The search options of a command as filters; user and page spelt as the wiki spells them."""
     try:
@@ -97,6 +98,7 @@ def build_filters(
         status=wanted,
         since=start,
         until=end,
+        wiki=wiki.strip().lower() if wiki and wiki.strip() else None,
     )
 
 
@@ -176,9 +178,11 @@ class HistoryService:
         async with self._sessions() as session:
             return await history.get_in_guild(session, request_id, guild_id=guild_id)
 
-    async def stats(self, guild_id: int, *, since: datetime | None) -> Stats:
+    async def stats(
+        self, guild_id: int, *, since: datetime | None, wiki: str | None = None
+    ) -> Stats:
         async with self._sessions() as session:
-            return await history.stats(session, guild_id=guild_id, since=since)
+            return await history.stats(session, guild_id=guild_id, since=since, wiki=wiki)
 
     async def export(self, filters: SearchFilters, sink: ExportSink) -> ExportSummary:
         """Stream every matching row into `sink`, newest first, until it is full.

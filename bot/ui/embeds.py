@@ -53,8 +53,19 @@ def _field(embed: discord.Embed, name: str, value: str, *, inline: bool = True) 
     embed.add_field(name=name, value=clip(value, FIELD_LIMIT) or "—", inline=inline)
 
 
+def _wiki_field(embed: discord.Embed, wiki: str | None) -> None:
+    """Which wiki, where the server can use several (`wiki`: its escaped, linked label)."""
+    if wiki:
+        _field(embed, "Wiki", wiki)
+
+
 def preview_embed(
-    request: RollbackRequest, preview: RollbackPreview, links: WikiLinks, *, stale: bool = False
+    request: RollbackRequest,
+    preview: RollbackPreview,
+    links: WikiLinks,
+    *,
+    stale: bool = False,
+    wiki: str | None = None,
 ) -> discord.Embed:
     """What the rollback would do, shown to the requester above Confirm / Cancel."""
     count = f"{preview.edits_to_revert}{'+' if preview.edits_capped else ''}"
@@ -98,11 +109,14 @@ def preview_embed(
         _field(embed, "Mark as bot", "yes")
     expiry = discord.utils.format_dt(request.expires_at, "R") if request.expires_at else "soon"
     _field(embed, "Expires", expiry)
+    _wiki_field(embed, wiki)
     embed.set_footer(text=f"Request #{request.id}")
     return embed
 
 
-def refused_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
+def refused_embed(
+    request: RollbackRequest, links: WikiLinks, *, wiki: str | None = None
+) -> discord.Embed:
     """Why nothing was (or will be) rolled back."""
     embed = discord.Embed(
         title="Rollback not possible",
@@ -114,12 +128,13 @@ def refused_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
     _common_fields(embed, request, links)
     if request.error_message and request.error_code not in (None, "internal"):
         _field(embed, "Details", esc(request.error_message), inline=False)
+    _wiki_field(embed, wiki)
     embed.set_footer(text=f"Request #{request.id} · {request.error_code or 'failed'}")
     return embed
 
 
 def success_embed(
-    request: RollbackRequest, result: RollbackResult, links: WikiLinks
+    request: RollbackRequest, result: RollbackResult, links: WikiLinks, *, wiki: str | None = None
 ) -> discord.Embed:
     count = request.edits_to_revert
     what = f"{count} edit{'s' if count != 1 else ''}" if count else "the edits"
@@ -135,6 +150,7 @@ def success_embed(
     _field(embed, "New revision", str(result.revid))
     _field(embed, "Diff", link("see the change", links.diff_url(result.revid, result.old_revid)))
     _field(embed, "Summary", esc(displayed_summary(result.summary)), inline=False)
+    _wiki_field(embed, wiki)
     embed.set_footer(text=f"Request #{request.id}")
     return embed
 
@@ -161,7 +177,11 @@ def denied_text(required_role_ids: Collection[int]) -> str:
 
 
 def log_embed(
-    request: RollbackRequest, links: WikiLinks, *, folded: FoldedDenials | None = None
+    request: RollbackRequest,
+    links: WikiLinks,
+    *,
+    folded: FoldedDenials | None = None,
+    wiki: str | None = None,
 ) -> discord.Embed:
     """The log-channel record of one terminal outcome (compact for the uneventful ones).
 
@@ -210,6 +230,7 @@ def log_embed(
             _field(embed, "Reason", esc(request.error_message), inline=False)
         if folded is not None and folded.count:
             _field(embed, "Earlier attempts", folded_text(folded), inline=False)
+    _wiki_field(embed, wiki)
     embed.set_footer(text=clip(f"Request #{request.id}", FOOTER_LIMIT))
     return fit_embed(embed)
 

@@ -28,6 +28,7 @@ from bot.ui.embeds import (
     fit_embed,
     safe_link,
 )
+from bot.ui.sites import WikiSites
 from bot.ui.text import clip, esc
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def describe_filters(filters: SearchFilters, moderator_name: str | None = None) 
         parts.append(f"moderator <@{filters.requester_id}>")
     if filters.status is not None:
         parts.append(f"status **{filters.status.value}**")
+    if filters.wiki is not None:
+        parts.append(f"wiki **{esc(filters.wiki)}**")
     if filters.since is not None:
         parts.append(f"since {_when(filters.since)}")
     if filters.until is not None:
@@ -91,10 +94,10 @@ def result_line(row: RollbackRequest, links: WikiLinks) -> str:
 
 
 def search_embed(
-    page: SearchPage, total: Count, filters: SearchFilters, links: WikiLinks, *, page_number: int
+    page: SearchPage, total: Count, filters: SearchFilters, sites: WikiSites, *, page_number: int
 ) -> discord.Embed:
     if page.rows:
-        body = "\n".join(result_line(row, links) for row in page.rows)
+        body = "\n".join(result_line(row, sites.links(row.wiki)) for row in page.rows)
     else:
         body = "No request matches." if page_number == 1 else "No more requests."
     embed = discord.Embed(
@@ -110,7 +113,11 @@ def search_embed(
 
 
 def request_embed(
-    row: RollbackRequest, links: WikiLinks, *, current_log_channel_id: int | None = None
+    row: RollbackRequest,
+    links: WikiLinks,
+    *,
+    current_log_channel_id: int | None = None,
+    wiki: str | None = None,
 ) -> discord.Embed:
     """Every recorded fact of one request (`/rollback-log show`).
 
@@ -137,6 +144,8 @@ def request_embed(
     add("Target user", safe_link(row.target_user, links.contribs_url(row.target_user)))
     add("Requested by", f"<@{row.requester_id}> ({esc(row.requester_name)})")
     add("Status", f"{STATUS_ICONS[status]} {status.value}")
+    if wiki:
+        add("Wiki", wiki)
     add("Requested", _when(row.created_at))
     add("Last change", _when(row.updated_at))
     add("Channel", f"<#{row.channel_id}>" if row.channel_id else None)

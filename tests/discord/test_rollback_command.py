@@ -221,8 +221,10 @@ async def test_rollback_command_is_guild_only_with_the_documented_options(
         ("user", 3, True),
         ("summary", 3, False),
         ("markbot", 5, False),
+        ("wiki", 3, False),
     ]
     assert [o.get("max_length") for o in command["options"][:3]] == [255, 255, 1000]
+    assert command["options"][4]["autocomplete"] is True
     # The in-memory tree agrees with what was sent.
     local = harness.bot.tree.get_command("rollback", guild=discord.Object(GUILD_ID))
     assert local is not None
