@@ -7,7 +7,8 @@ checked again here, since a server can re-grant a command to anyone in its integ
 - `/rollbot-config log-channel [channel]`   set the log channel; without a channel: no log posts
 - `/rollbot-config rollback-roles add|remove role:<role>`
 - `/rollbot-config viewer-roles add|remove role:<role>`
-- `/rollbot-config reset setting:<log-channel|rollback-roles|viewer-roles>`   back to `.env`
+- `/rollbot-config wiki wiki:<key>`   the server's default wiki, among those the operator allows
+- `/rollbot-config reset setting:<log-channel|rollback-roles|viewer-roles|wiki>`   back to `.env`
 
 Each change is recorded (who, when, old → new) and posted to the log channel (to the old one
 as well when the log channel itself moves).
@@ -27,6 +28,7 @@ from bot.exts.audit_log import LogPoster
 from bot.services.guild_settings import Editor, GuildSettingsService, Setting, SettingChange
 from bot.ui.history import SETTING_LABELS, config_change_embed, config_embed
 from bot.ui.replies import NO_MENTIONS, send_ephemeral
+from bot.ui.sites import wiki_choices, wiki_refusal
 
 if TYPE_CHECKING:
     from bot.discord_bot import RollBot
@@ -149,6 +151,26 @@ class GuildConfigCog(
             interaction.guild_id or 0, channel.id if channel else None, by=_editor(interaction)
         )
         await self._report(interaction, change)
+
+    @app_commands.command(name="wiki", description="This server's default wiki")
+    @app_commands.describe(wiki="One of the wikis the bot's operator lets this server use")
+    async def wiki(self, interaction: Interaction, wiki: app_commands.Range[str, 1, 32]) -> None:
+        if not await self._refuse_unless_admin(interaction):
+            return
+        guild_id = interaction.guild_id or 0
+        key = wiki.strip().lower()
+        if key not in self.settings.wikis_for(guild_id):
+            # Whatever the client sent: which wikis a server may use is the operator's call.
+            await send_ephemeral(interaction, wiki_refusal(wiki))
+            return
+        change = await self.settings.set_default_wiki(guild_id, key, by=_editor(interaction))
+        await self._report(interaction, change)
+
+    @wiki.autocomplete("wiki")
+    async def _wiki_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return wiki_choices(self.bot.sites, interaction.guild_id or 0, current)
 
     @app_commands.command(name="reset", description="Return a setting to the bot's default")
     @app_commands.describe(setting="The setting to return to the .env default")

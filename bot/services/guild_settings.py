@@ -1,4 +1,4 @@
-"""Per-guild settings: the log channel, rollback roles and log-viewer roles of each guild.
+"""Per-guild settings: the log channel, rollback roles, log-viewer roles and default wiki.
 
 A guild's own values (set with `/rollbot-config`, stored in `guild_config`) override the `.env`
 defaults, one setting at a time. `GuildSettingsService` is the `RolePolicy` of the rollback
@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.db import guild_config
 from bot.db.models import ConfigChange, GuildConfig, utcnow
 from bot.services.authz import holds_any
+from bot.settings import DEFAULT_WIKI
 
 
 class Setting(enum.StrEnum):
@@ -32,6 +33,7 @@ class Setting(enum.StrEnum):
     LOG_CHANNEL = "log-channel"
     ROLLBACK_ROLES = "rollback-roles"
     VIEWER_ROLES = "viewer-roles"
+    WIKI = "wiki"
 
 
 ROLE_SETTINGS = (Setting.ROLLBACK_ROLES, Setting.VIEWER_ROLES)
@@ -44,6 +46,18 @@ class GuildDefaults:
     log_channel_id: int | None
     rollback_role_ids: frozenset[int]
     log_viewer_role_ids: frozenset[int] = frozenset()
+    # Wiki key → the servers the operator lets use it, in configuration order (`default`
+    # first). None: one wiki, `default`, for every server.
+    wiki_guilds: Mapping[str, frozenset[int] | None] | None = None
+
+    def wikis_for(self, guild_id: int) -> tuple[str, ...]:
+        if self.wiki_guilds is None:
+            return (DEFAULT_WIKI,)
+        return tuple(
+            key
+            for key, guilds in self.wiki_guilds.items()
+            if guilds is None or guild_id in guilds
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,12 +79,16 @@ class GuildSettings:
     log_channel_is_default: bool
     rollback_roles_are_default: bool
     viewer_roles_are_default: bool
+    wikis: tuple[str, ...] = (DEFAULT_WIKI,)  # the operator's choice for this server
+    default_wiki: str | None = DEFAULT_WIKI  # None: the server may use no wiki
+    wiki_is_default: bool = True
 
     def is_default(self, setting: Setting) -> bool:
         return {
             Setting.LOG_CHANNEL: self.log_channel_is_default,
             Setting.ROLLBACK_ROLES: self.rollback_roles_are_default,
             Setting.VIEWER_ROLES: self.viewer_roles_are_default,
+            Setting.WIKI: self.wiki_is_default,
         }[setting]
 
     def roles(self, setting: Setting) -> frozenset[int]:
@@ -84,6 +102,8 @@ class GuildSettings:
         """The value as a Discord message shows it, e.g. `<#1>` or `<@&1>, <@&2> (default)`."""
         if setting is Setting.LOG_CHANNEL:
             text = f"<#{self.log_channel_id}>" if self.log_channel_id else "none"
+        elif setting is Setting.WIKI:
+            text = f"`{self.default_wiki}`" if self.default_wiki else "none"
         else:
             text = ", ".join(f"<@&{role}>" for role in sorted(self.roles(setting))) or "none"
         return f"{text} (default)" if self.is_default(setting) else text
@@ -166,6 +186,13 @@ class GuildSettingsService:
     async def may_view_log(self, guild_id: int, member_role_ids: Iterable[int]) -> bool:
         return (await self.settings(guild_id)).may_view_log(member_role_ids)
 
+    def wikis_for(self, guild_id: int) -> tuple[str, ...]:
+        """The wikis the operator lets this server use (env only; no admin can widen it)."""
+        return self._defaults.wikis_for(guild_id)
+
+    async def default_wiki(self, guild_id: int) -> str | None:
+        return (await self.settings(guild_id)).default_wiki
+
     async def recent_changes(self, guild_id: int, *, limit: int = 5) -> list[ConfigChange]:
         async with self._sessions() as session:
             return await guild_config.recent_changes(session, guild_id, limit=limit)
@@ -189,6 +216,16 @@ class GuildSettingsService:
 
         return await self._change(guild_id, Setting.LOG_CHANNEL, apply, by=by)
 
+    async def set_default_wiki(self, guild_id: int, key: str, *, by: Editor) -> SettingChange:
+        """The server's default wiki, among those the operator allows it (else ValueError)."""
+        if key not in self.wikis_for(guild_id):
+            raise ValueError(f"this server may not use the wiki {key!r}")
+
+        def apply(row: GuildConfig) -> None:
+            row.default_wiki = key
+
+        return await self._change(guild_id, Setting.WIKI, apply, by=by)
+
     async def add_role(
         self, guild_id: int, setting: Setting, role_id: int, *, by: Editor
     ) -> SettingChange:
@@ -209,6 +246,8 @@ class GuildSettingsService:
                 row.log_channel_id = None
             elif setting is Setting.ROLLBACK_ROLES:
                 row.rollback_role_ids = None
+            elif setting is Setting.WIKI:
+                row.default_wiki = None
             else:
                 row.log_viewer_role_ids = None
 
@@ -287,6 +326,8 @@ class GuildSettingsService:
         defaults = self._defaults
         if row is None:
             row = GuildConfig(guild_id=guild_id)
+        wikis = defaults.wikis_for(guild_id)
+        own_wiki = row.default_wiki is not None and row.default_wiki in wikis
         return GuildSettings(
             guild_id=guild_id,
             log_channel_id=row.log_channel_id if row.log_channel_set else defaults.log_channel_id,
@@ -303,4 +344,8 @@ class GuildSettingsService:
             log_channel_is_default=not row.log_channel_set,
             rollback_roles_are_default=row.rollback_role_ids is None,
             viewer_roles_are_default=row.log_viewer_role_ids is None,
+            wikis=wikis,
+            # A stored choice the operator has since withdrawn falls back like no choice.
+            default_wiki=row.default_wiki if own_wiki else (wikis[0] if wikis else None),
+            wiki_is_default=not own_wiki,
         )

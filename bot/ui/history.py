@@ -257,6 +257,7 @@ SETTING_LABELS: dict[Setting, str] = {
     Setting.LOG_CHANNEL: "Log channel",
     Setting.ROLLBACK_ROLES: "Rollback roles",
     Setting.VIEWER_ROLES: "Log-viewer roles",
+    Setting.WIKI: "Default wiki",
 }
 
 
@@ -273,6 +274,11 @@ def config_embed(settings: GuildSettings, changes: Sequence[ConfigChange]) -> di
             value=clip(settings.describe(setting), FIELD_LIMIT),
             inline=False,
         )
+    embed.add_field(
+        name="Wikis this server may use (set by the bot's operator)",
+        value=clip(", ".join(f"`{key}`" for key in settings.wikis) or "none", FIELD_LIMIT),
+        inline=False,
+    )
     if not settings.rollback_role_ids:
         embed.add_field(
             name="Warning", value="No role may use /rollback on this server.", inline=False
