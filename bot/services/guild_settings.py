@@ -54,9 +54,7 @@ class GuildDefaults:
         if self.wiki_guilds is None:
             return (DEFAULT_WIKI,)
         return tuple(
-            key
-            for key, guilds in self.wiki_guilds.items()
-            if guilds is None or guild_id in guilds
+            key for key, guilds in self.wiki_guilds.items() if guilds is None or guild_id in guilds
         )
 
 

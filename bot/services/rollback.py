@@ -216,12 +216,13 @@ class RollbackService:
             await audit.add_request(session, row)
         request_id = row_id(row)
         client = self._wikis[wiki]
-        if client.unavailable is not None:
+        unavailable = await client.ensure_available()
+        if unavailable is not None:
             return await self._ended(
                 request_id,
                 RollbackStatus.PENDING,
                 BotCode.WIKIUNAVAILABLE,
-                f"wiki {wiki} is unavailable: {client.unavailable}",
+                f"wiki {wiki} is unavailable: {unavailable}",
             )
 
         try:

@@ -18,10 +18,9 @@ class RollbackWiki(SettlementWiki, Protocol):
     @property
     def api_url(self) -> str: ...
 
-    @property
-    def unavailable(self) -> str | None:
-        """Why this wiki cannot be used now (its login was rejected, it was down at start), or
-        None when it can."""
+    async def ensure_available(self) -> str | None:
+        """None when this wiki can be used now, else why not (its login was refused, or it was
+        unreachable and still is)."""
         ...
 
     async def preview(self, title: str, user: str) -> RollbackPreview: ...

@@ -40,7 +40,9 @@ class WikiSites:
 
     def limited_by(self, wikis_for: Callable[[int], Sequence[str]]) -> WikiSites:
         """The same sites, knowing which wikis each server may use."""
-        return WikiSites(self._sites, wikis_for=wikis_for)
+        limited = WikiSites(self._sites, wikis_for=wikis_for)
+        limited._sites = self._sites  # one table: a name learnt later shows in both
+        return limited
 
     @property
     def keys(self) -> list[str]:

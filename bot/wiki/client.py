@@ -15,8 +15,10 @@ from bot.wiki.api import JSON, dig, login_error, parse_response, parse_rollback
 from bot.wiki.errors import (
     AssertUserFailedError,
     BadTokenError,
+    LoginError,
     NotLoggedInError,
     WikiAPIError,
+    WikiError,
     WikiTransportError,
 )
 from bot.wiki.history import (
@@ -29,7 +31,14 @@ from bot.wiki.history import (
 )
 from bot.wiki.links import SiteLinks
 from bot.wiki.names import normalize_title, normalize_username
-from bot.wiki.results import PreviewProblem, Revision, RollbackPreview, RollbackResult, Successor
+from bot.wiki.results import (
+    PreviewProblem,
+    Revision,
+    RollbackPreview,
+    RollbackResult,
+    SiteInfo,
+    Successor,
+)
 from bot.wiki.retry import RetryPolicy
 
 __all__ = ["ROLLBACK_TAG", "WikiClient"]
@@ -81,6 +90,8 @@ class WikiClient:
         self._revertpage: str | None = None
         # Why this wiki cannot be used (set by the app when its login failed at start).
         self.unavailable: str | None = None
+        self.unavailable_is_transient = False
+        self._siteinfo: SiteInfo | None = None
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -411,6 +422,58 @@ class WikiClient:
         if tags:
             params["tags"] = "|".join(tags)
         return parse_rollback(await self._post_with_rollback_token(params))
+
+    def mark_unavailable(self, reason: str, *, transient: bool) -> None:
+        """Commands on this wiki answer that it is unavailable (`transient`: retried)."""
+        self.unavailable = reason
+        self.unavailable_is_transient = transient
+
+    def mark_available(self) -> None:
+        self.unavailable = None
+        self.unavailable_is_transient = False
+
+    async def ensure_available(self) -> str | None:
+        """None if the wiki can be used now, else why not. A wiki that was only unreachable is
+        tried again here (a login), so it serves again as soon as it is back."""
+        if self.unavailable is None or not self.unavailable_is_transient:
+            return self.unavailable
+        try:
+            await self.login()
+        except LoginError:
+            self.mark_unavailable("the wiki refused the bot's login", transient=False)
+        except WikiError:
+            return self.unavailable
+        else:
+            self.mark_available()
+        return self.unavailable
+
+    async def siteinfo(self) -> SiteInfo:
+        """The wiki's name, main page and article path (`meta=siteinfo`), read once."""
+        if self._siteinfo is None:
+            data = await self._call(
+                "GET",
+                {"action": "query", "meta": "siteinfo", "siprop": "general|autocreatetempuser"},
+            )
+            general = dig(data, "query", "general")
+            temp = data.get("query", {}).get("autocreatetempuser", {})
+            self._siteinfo = SiteInfo(
+                name=str(general.get("sitename", "")) or self.api_url,
+                main_page_url=str(general.get("base", "")),
+                article_path=str(general.get("articlepath", "")),
+                server=str(general.get("server", "")),
+                temp_accounts=bool(isinstance(temp, dict) and temp.get("enabled")),
+            )
+            if self._siteinfo.server and self._siteinfo.article_path:
+                self._links = SiteLinks(
+                    self._api_url, article_url=self._article_url(self._siteinfo)
+                )
+        return self._siteinfo
+
+    def _article_url(self, info: SiteInfo) -> str:
+        server = info.server
+        if server.startswith("//"):  # protocol-relative (Wikimedia): use the API's scheme
+            server = f"{self._api_url.split(':', 1)[0]}:{server}"
+        return f"{server}{info.article_path}"
 
     # -- messages ---------------------------------------------------------------------------
 

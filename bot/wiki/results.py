@@ -72,3 +72,14 @@ class Successor:
     pageid: int | None
     after_revid: int
     revision: Revision | None
+
+
+@dataclass(frozen=True, slots=True)
+class SiteInfo:
+    """What `meta=siteinfo` says about a wiki (cached by the client)."""
+
+    name: str  # $wgSitename
+    main_page_url: str  # `base`: the main page's full URL
+    article_path: str  # e.g. /wiki/$1 or /index.php?title=$1
+    server: str  # e.g. https://en.wikipedia.org
+    temp_accounts: bool = False  # temporary accounts are created for logged-out editors

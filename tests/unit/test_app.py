@@ -256,7 +256,7 @@ def test_run_reports_a_startup_error_in_one_line(
     monkeypatch.setattr(app, "load_settings", lambda: settings(clean_env))
     monkeypatch.setattr(app, "configure_logging", lambda level, secrets: None)
 
-    async def failing_main(_: Settings) -> None:
+    async def failing_main(_: Settings, __: object = None) -> None:
         raise app.StartupError("cannot reach Discord: no route")
 
     monkeypatch.setattr(app, "main", failing_main)

@@ -129,6 +129,9 @@ class FakeWiki:
         assert found is None or isinstance(found, Revision)
         return Successor(title=title, pageid=pageid or 7, after_revid=revid, revision=found)
 
+    async def ensure_available(self) -> str | None:
+        return self.unavailable
+
     async def default_rollback_summary(self) -> str:
         return DEFAULT_SUMMARY
 
