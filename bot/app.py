@@ -210,14 +210,26 @@ async def _log_in_later(
 
 async def _sites(clients: dict[str, WikiClient]) -> WikiSites:
     """Each wiki's links and site name (meta=siteinfo); a wiki that cannot say goes by its key."""
-    infos = await asyncio.gather(
-        *(client.siteinfo() for client in clients.values()), return_exceptions=True
+    # A wiki that is down is not asked (its retries would hold the start); `_log_in_later`
+    # learns its name once it is back.
+    reachable = {key: client for key, client in clients.items() if client.unavailable is None}
+    infos = dict(
+        zip(
+            reachable,
+            await asyncio.gather(
+                *(client.siteinfo() for client in reachable.values()), return_exceptions=True
+            ),
+            strict=True,
+        )
     )
     sites: dict[str, Site] = {}
-    for (key, client), info in zip(clients.items(), infos, strict=True):
+    for key, client in clients.items():
+        info = infos.get(key)
         if isinstance(info, SiteInfo):
             sites[key] = Site(key=key, links=client, name=info.name, home_url=info.main_page_url)
         else:
+            if info is not None:
+                log.warning("wiki %s did not say its site name (%s); named by its key", key, info)
             sites[key] = Site(key=key, links=client, name=key)
     return WikiSites(sites)
 
