@@ -330,8 +330,16 @@ class RollbackService:
 
     async def _execute(self, row: RollbackRequest, request_id: int) -> ExecuteOutcome:
         running = RollbackStatus.RUNNING
+        client = self._wikis.get(row.wiki)
+        if client is None:  # the operator removed the wiki from WIKIS since the preview
+            return await self._ended(
+                request_id,
+                running,
+                BotCode.WIKIUNAVAILABLE,
+                f"wiki {row.wiki} is unavailable: this bot no longer serves it",
+            )
         try:
-            fresh = await self._wikis[row.wiki].preview(row.page_title, row.target_user)
+            fresh = await client.preview(row.page_title, row.target_user)
         except WikiError as exc:
             return await self._ended(request_id, running, *error_fields(exc))
         except Exception as exc:
@@ -355,7 +363,6 @@ class RollbackService:
 
     async def _refuse_wiki(self, row: RollbackRequest, guild_id: int) -> Refused:
         wiki = row.wiki
-        row.wiki = wiki[:32]
         row.status = RollbackStatus.DENIED
         row.expires_at = None
         row.error_code = BotCode.WIKINOTALLOWED
@@ -384,7 +391,7 @@ class RollbackService:
             channel_id=actor.channel_id,
             requester_id=actor.user_id,
             requester_name=actor.display_name[:100],
-            wiki=wiki,
+            wiki=wiki[:32],  # a forged option can be longer than any key (the column's size)
             wiki_api_url=client.api_url if client is not None else "",
             # Normalised now, so that even rows that never reach the wiki (denied, invalid)
             # are found by a search for the name; the wiki's own spelling replaces it later.
