@@ -43,7 +43,7 @@ _SENTENCES: dict[BotCode, str] = {
     BotCode.WIKIERROR: "The wiki refused the request with an error the bot does not know.",
     BotCode.WIKINOTALLOWED: "This server may not use that wiki; the bot's operator decides "
     "which wikis each server may use.",
-    BotCode.WIKIUNAVAILABLE: "That wiki is unavailable right now (the bot could not log in to "
-    "it); try again later or tell the bot's operator.",
+    BotCode.WIKIUNAVAILABLE: "The bot cannot reach or log in to that wiki right now; try again "
+    "later or tell the bot's operator.",
 }
 _RECHECKED = frozenset({BotCode.TIMEOUT, BotCode.UNVERIFIED, BotCode.INTERRUPTED})

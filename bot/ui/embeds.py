@@ -9,6 +9,7 @@ from typing import Protocol
 import discord
 
 from bot.db.models import RollbackRequest, RollbackStatus
+from bot.services.codes import BotCode
 from bot.services.log_outbox import FoldedDenials
 from bot.ui.messages import describe_error
 from bot.ui.text import ELLIPSIS, clip, esc, link
@@ -114,6 +115,10 @@ def preview_embed(
     return embed
 
 
+# Codes whose description already is the message (or whose message is not for moderators).
+_NO_DETAILS = frozenset({None, BotCode.INTERNAL, BotCode.WIKIUNAVAILABLE, BotCode.WIKINOTALLOWED})
+
+
 def refused_embed(
     request: RollbackRequest, links: WikiLinks, *, wiki: str | None = None
 ) -> discord.Embed:
@@ -126,7 +131,7 @@ def refused_embed(
         colour=STATUS_COLOURS[RollbackStatus.FAILED],
     )
     _common_fields(embed, request, links)
-    if request.error_message and request.error_code not in (None, "internal"):
+    if request.error_message and request.error_code not in _NO_DETAILS:
         _field(embed, "Details", esc(request.error_message), inline=False)
     _wiki_field(embed, wiki)
     embed.set_footer(text=f"Request #{request.id} · {request.error_code or 'failed'}")

@@ -36,8 +36,14 @@ _SENTENCES: dict[str, str] = {
 _OWN_CODES = frozenset(code.value for code in BotCode)
 
 
+_NAMES_THE_WIKI = frozenset({BotCode.WIKIUNAVAILABLE, BotCode.WIKINOTALLOWED})
+
+
 def describe_error(code: str | None, wiki_text: str | None = None) -> str:
     """A polite sentence for `code`; unknown codes fall back to the wiki's own words."""
+    if code in _NAMES_THE_WIKI and wiki_text:
+        # "wiki fr is unavailable: …" says which wiki, which the general sentence cannot.
+        return f"{esc(wiki_text)}\n{BotCode(code).sentence}"
     if code in _OWN_CODES and not (code == BotCode.WIKIERROR and wiki_text):
         return BotCode(code).sentence
     sentence = _SENTENCES.get(code or "")
