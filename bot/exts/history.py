@@ -69,7 +69,7 @@ _FILTER_DESCRIPTIONS = {
     "status": "Outcome",
     "since": f"From: {_WHEN_HINT}",
     "until": f"Until: {_WHEN_HINT}",
-    "wiki": "Only this wiki (default: all of this server's wikis)",
+    "wiki": "Which wiki (default: this server's default wiki)",
 }
 _WIKI_HINT = _FILTER_DESCRIPTIONS["wiki"]
 
@@ -268,7 +268,8 @@ class HistoryCog(
         """The filters, or None once the member has been told why not (not allowed, bad input)."""
         if not await self._refuse_unless_allowed(interaction):
             return None
-        if not await self._wiki_allowed(interaction, wiki):
+        allowed, key = await self._chosen_wiki(interaction, wiki)
+        if not allowed:
             return None
         try:
             return build_filters(
@@ -280,18 +281,32 @@ class HistoryCog(
                 status=status.value if status is not None else None,
                 since=since,
                 until=until,
-                wiki=wiki,
+                wiki=key,
             )
         except FilterError as exc:
             await send_ephemeral(interaction, str(exc))
             return None
 
-    async def _wiki_allowed(self, interaction: Interaction, wiki: str | None) -> bool:
-        """A `wiki` option names one of the wikis this server may use (whatever was sent)."""
-        if wiki is None or wiki.strip().lower() in self.sites.wikis_for(interaction.guild_id or 0):
-            return True
-        await send_ephemeral(interaction, wiki_refusal(wiki))
-        return False
+    async def _chosen_wiki(
+        self, interaction: Interaction, wiki: str | None
+    ) -> tuple[bool, str | None]:
+        """(allowed, key): the wiki a log command reads. The one asked for if this server may
+        use it (whatever was sent; else the member is told, and allowed is False), without one
+        the server's default wiki, as for /rollback (None: no filter, on a one-wiki server)."""
+        guild_id = interaction.guild_id or 0
+        wikis = self.sites.wikis_for(guild_id)
+        if wiki is not None:
+            key = wiki.strip().lower()
+            if key in wikis:
+                return True, key
+            await send_ephemeral(interaction, wiki_refusal(wiki))
+            return False, None
+        if len(wikis) <= 1:
+            return True, None  # one wiki: its rows are all of this server's (and say so less)
+        default = await self.settings.default_wiki(guild_id)
+        if default in wikis:
+            return True, default
+        return True, wikis[0] if wikis else None
 
     async def _wiki_choices(
         self, interaction: Interaction, current: str
@@ -433,9 +448,9 @@ class HistoryCog(
     ) -> None:
         if not await self._refuse_unless_allowed(interaction):
             return
-        if not await self._wiki_allowed(interaction, wiki):
+        allowed, key = await self._chosen_wiki(interaction, wiki)
+        if not allowed:
             return
-        key = wiki.strip().lower() if wiki else None
         start: datetime | None = None
         if since:
             bound: Literal["since"] = "since"
