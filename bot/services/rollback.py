@@ -44,14 +44,15 @@ from bot.services.outcomes import (
     WrongGuild,
 )
 from bot.services.records import RequestRecords, row_id
+from bot.services.requests import new_request_row, problem_fields
 from bot.services.sending import RollbackSender
 from bot.services.settlement import Settlement
-from bot.services.summary import build_summary
+from bot.services.summary import build_summary, wiki_default_summary
 from bot.services.wiki import EveryWiki, RollbackWiki, WikiAccess, error_fields, keyed
 from bot.settings import DEFAULT_WIKI
 from bot.wiki.errors import WikiError
-from bot.wiki.names import capitalized_title, normalize_title, normalize_username
-from bot.wiki.results import PreviewProblem, RollbackPreview
+from bot.wiki.names import normalize_title, normalize_username
+from bot.wiki.results import RollbackPreview
 
 # The outcomes are re-exported: callers and tests name them from the workflow they come from.
 __all__ = [
@@ -79,8 +80,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_MAX_SUMMARY_INPUT = 1000
 
 
 class RollbackService:
@@ -174,8 +173,16 @@ class RollbackService:
         wiki: str = DEFAULT_WIKI,
     ) -> Denied:
         """Record a refused request. No wiki request is made for a denied member."""
-        row = self._new_row(
-            actor, page=page, user=user, summary=summary, markbot=markbot, wiki=wiki
+        row = new_request_row(
+            actor,
+            now=self._clock(),
+            expires_in=self._confirm_timeout,
+            wikis=self._wikis,
+            page=page,
+            user=user,
+            summary=summary,
+            markbot=markbot,
+            wiki=wiki,
         )
         row.status = RollbackStatus.DENIED
         row.expires_at = None
@@ -207,8 +214,16 @@ class RollbackService:
             return await self.deny(
                 actor, page=page, user=user, summary=summary, markbot=markbot, wiki=wiki
             )
-        row = self._new_row(
-            actor, page=page, user=user, summary=summary, markbot=markbot, wiki=wiki
+        row = new_request_row(
+            actor,
+            now=self._clock(),
+            expires_in=self._confirm_timeout,
+            wikis=self._wikis,
+            page=page,
+            user=user,
+            summary=summary,
+            markbot=markbot,
+            wiki=wiki,
         )
         if wiki not in self.wikis_for(actor.guild_id):
             return await self._refuse_wiki(row, actor.guild_id)
@@ -353,7 +368,7 @@ class RollbackService:
         summary = build_summary(
             row.summary,
             requester_name=row.requester_name,
-            default_message=await self._default_summary(row.wiki),
+            default_message=await wiki_default_summary(client),
             restored_user=fresh.restored.user if fresh.restored else None,
             target_user=row.target_user,
         )
@@ -371,37 +386,6 @@ class RollbackService:
             await audit.add_request(session, row)
         log.info("request %s: guild %s may not use wiki %r", row.id, guild_id, wiki)
         return Refused(row, row.error_code, row.error_message)
-
-    def _new_row(
-        self,
-        actor: Actor,
-        *,
-        page: str,
-        user: str,
-        summary: str | None,
-        markbot: bool,
-        wiki: str,
-    ) -> RollbackRequest:
-        now = self._clock()
-        client = self._wikis.get(wiki)
-        return RollbackRequest(
-            created_at=now,
-            updated_at=now,
-            guild_id=actor.guild_id,
-            channel_id=actor.channel_id,
-            requester_id=actor.user_id,
-            requester_name=actor.display_name[:100],
-            wiki=wiki[:32],  # a forged option can be longer than any key (the column's size)
-            wiki_api_url=client.api_url if client is not None else "",
-            # Normalised now, so that even rows that never reach the wiki (denied, invalid)
-            # are found by a search for the name; the wiki's own spelling replaces it later.
-            page_title=_best_effort(capitalized_title, page)[:512],
-            target_user=_best_effort(normalize_username, user)[:255],
-            summary=(summary.strip()[:_MAX_SUMMARY_INPUT] or None) if summary else None,
-            markbot=markbot,
-            status=RollbackStatus.PENDING,
-            expires_at=now + self._confirm_timeout,
-        )
 
     async def _check_click(
         self, request_id: int, actor: Actor
@@ -435,7 +419,7 @@ class RollbackService:
             "restored_revid": preview.restored.revid if preview.restored else None,
         }
         if preview.problem is not None:
-            code, message = _problem_fields(preview)
+            code, message = problem_fields(preview)
             outcome = await self._records.end(request_id, from_status, code, message, facts=facts)
             if isinstance(outcome, Refused) and outcome.request.status == RollbackStatus.FAILED:
                 return Refused(outcome.request, outcome.code, outcome.message, preview)
@@ -458,16 +442,6 @@ class RollbackService:
             return await self._records.decided_elsewhere(request_id)
         return Ready(row, preview)
 
-    async def _default_summary(self, wiki: str) -> str:
-        try:
-            return await self._wikis[wiki].default_rollback_summary()
-        except WikiError:
-            # MediaWiki's own English default; the wiki fills in $1/$2.
-            return (
-                "Reverted edits by [[Special:Contributions/$2|$2]] "
-                "([[User talk:$2|talk]]) to last revision by $1"
-            )
-
     async def _crashed(
         self, request_id: int, from_status: RollbackStatus, exc: Exception
     ) -> Succeeded | Refused:
@@ -484,26 +458,3 @@ class RollbackService:
         # A timeout while the rollback itself was being sent may hide an applied rollback.
         recheck = code == BotCode.TIMEOUT and from_status is RollbackStatus.RUNNING
         return await self._records.end(request_id, from_status, code, message, recheck=recheck)
-
-
-def _best_effort(normalize: Callable[[str], str], text: str) -> str:
-    try:
-        return normalize(text)
-    except ValueError:
-        return text.strip()  # kept as typed; the request fails on it with a clear message
-
-
-def _problem_fields(preview: RollbackPreview) -> tuple[str, str]:
-    problem = preview.problem
-    if problem is PreviewProblem.MISSING_PAGE:
-        return problem.value, f"The page {preview.title} does not exist."
-    if problem is PreviewProblem.ONLY_AUTHOR:
-        return problem.value, (
-            f"{preview.target_user} is the only author of {preview.title}; "
-            "there is no earlier version to go back to."
-        )
-    top_user = preview.top.user if preview.top and preview.top.user else "a hidden user"
-    return PreviewProblem.NOT_LAST_EDITOR.value, (
-        f"{preview.target_user} is not the last editor of {preview.title}; "
-        f"the newest edit is by {top_user}."
-    )

@@ -2,6 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from bot.wiki.errors import WikiError
+
+# MediaWiki's own English MediaWiki:Revertpage; the wiki fills in $1/$2.
+_MEDIAWIKI_DEFAULT = (
+    "Reverted edits by [[Special:Contributions/$2|$2]] ([[User talk:$2|talk]]) "
+    "to last revision by $1"
+)
+
+
+class RevertpageSource(Protocol):
+    async def default_rollback_summary(self) -> str: ...
+
+
+async def wiki_default_summary(wiki: RevertpageSource) -> str:
+    """The wiki's own default rollback summary, or MediaWiki's if it cannot be read."""
+    try:
+        return await wiki.default_rollback_summary()
+    except WikiError:
+        return _MEDIAWIKI_DEFAULT
+
+
 # MediaWiki's CommentStore limit, in code points.
 SUMMARY_LIMIT = 500
 # RollbackPage substitutes $1..$6 in custom summaries with strtr() and offers no escape; an
