@@ -23,16 +23,17 @@ from bot.wiki.errors import (
 )
 from bot.wiki.history import (
     ROLLBACK_TAG,
+    build_preview,
     one_value,
     parse_revision,
+    parse_successor,
     same_user,
     single_page,
-    summarise_run,
+    successor_query,
 )
 from bot.wiki.links import SiteLinks
 from bot.wiki.names import normalize_title, normalize_username
 from bot.wiki.results import (
-    PreviewProblem,
     Revision,
     RollbackPreview,
     RollbackResult,
@@ -40,6 +41,7 @@ from bot.wiki.results import (
     Successor,
 )
 from bot.wiki.retry import RetryPolicy
+from bot.wiki.siteinfo import REVERTPAGE_QUERY, SITEINFO_QUERY, parse_revertpage, parse_siteinfo
 
 __all__ = ["ROLLBACK_TAG", "WikiClient"]
 
@@ -337,28 +339,7 @@ class WikiClient:
                     break
         finally:
             await history.aclose()
-        top = revisions[0] if revisions else None
-        run = summarise_run(revisions, target, self._max_preview_edits)
-        count, restored, capped = run.edits, run.restored, run.capped
-
-        problem: PreviewProblem | None = None
-        if page.get("missing"):
-            problem = PreviewProblem.MISSING_PAGE
-        elif count == 0:
-            problem = PreviewProblem.NOT_LAST_EDITOR
-        elif restored is None and not capped:
-            problem = PreviewProblem.ONLY_AUTHOR
-        return RollbackPreview(
-            title=str(page.get("title", title)),
-            pageid=int(page["pageid"]) if "pageid" in page else None,
-            target_user=target,
-            top=top,
-            restored=restored,
-            edits_to_revert=count,
-            edits_capped=capped,
-            problem=problem,
-            hidden_edits=run.hidden,
-        )
+        return build_preview(page, title, target, revisions, self._max_preview_edits)
 
     async def revision_after(
         self, title: str, revid: int, *, pageid: int | None = None
@@ -369,32 +350,8 @@ class WikiClient:
         `revid`. If a rollback of the edits up to `revid` happened, it is that edit. The page is
         looked up by id when known (a move keeps it), else by title.
         """
-        params = {
-            "action": "query",
-            "prop": "revisions",
-            "rvprop": "ids|timestamp|user|size|comment|tags",
-            "rvstartid": str(revid),
-            "rvdir": "newer",
-            "rvlimit": "2",
-        }
-        if pageid is not None:
-            params["pageids"] = str(pageid)
-        else:
-            params["titles"] = one_value(normalize_title(title))
-        data = await self._read(params)
-        page = single_page(data, title)
-        if page.get("missing"):
-            return Successor(
-                title=str(page.get("title", title)), pageid=None, after_revid=revid, revision=None
-            )
-        revisions = [parse_revision(raw) for raw in page.get("revisions", ())]
-        later = [revision for revision in revisions if revision.revid != revid]
-        return Successor(
-            title=str(page.get("title", title)),
-            pageid=int(page["pageid"]) if "pageid" in page else pageid,
-            after_revid=revid,
-            revision=later[0] if later else None,
-        )
+        data = await self._read(successor_query(title, revid, pageid))
+        return parse_successor(data, title, revid, pageid)
 
     # -- rollback ---------------------------------------------------------------------------
 
@@ -448,50 +405,17 @@ class WikiClient:
         return self.unavailable
 
     async def siteinfo(self) -> SiteInfo:
-        """The wiki's name, main page and article path (`meta=siteinfo`), read once."""
+        """The wiki's name, main page and article path (`meta=siteinfo`), read once; page
+        links follow the article path from then on."""
         if self._siteinfo is None:
-            data = await self._call(
-                "GET",
-                {"action": "query", "meta": "siteinfo", "siprop": "general|autocreatetempuser"},
-            )
-            general = dig(data, "query", "general")
-            temp = data.get("query", {}).get("autocreatetempuser", {})
-            self._siteinfo = SiteInfo(
-                name=str(general.get("sitename", "")) or self.api_url,
-                main_page_url=str(general.get("base", "")),
-                article_path=str(general.get("articlepath", "")),
-                server=str(general.get("server", "")),
-                temp_accounts=bool(isinstance(temp, dict) and temp.get("enabled")),
-            )
-            if self._siteinfo.server and self._siteinfo.article_path:
-                self._links = SiteLinks(
-                    self._api_url, article_url=self._article_url(self._siteinfo)
-                )
+            self._siteinfo = parse_siteinfo(await self._call("GET", SITEINFO_QUERY), self._api_url)
+            self._links = SiteLinks(self._api_url, article_url=self._siteinfo.article_url)
         return self._siteinfo
-
-    def _article_url(self, info: SiteInfo) -> str:
-        server = info.server
-        if server.startswith("//"):  # protocol-relative (Wikimedia): use the API's scheme
-            server = f"{self._api_url.split(':', 1)[0]}:{server}"
-        return f"{server}{info.article_path}"
 
     # -- messages ---------------------------------------------------------------------------
 
     async def default_rollback_summary(self) -> str:
         """The wiki's raw `MediaWiki:Revertpage` text ($1 restored author, $2 reverted user)."""
         if self._revertpage is None:
-            data = await self._read(
-                {
-                    "action": "query",
-                    "meta": "allmessages",
-                    "ammessages": "revertpage",
-                    # Rollback summaries are saved in the content language, not the bot's.
-                    "uselang": "content",
-                },
-            )
-            messages = dig(data, "query", "allmessages")
-            first = messages[0] if isinstance(messages, list) and messages else {}
-            if not isinstance(first, dict) or "content" not in first:
-                raise WikiAPIError("missingmessage", "The wiki has no MediaWiki:Revertpage text.")
-            self._revertpage = str(first["content"])
+            self._revertpage = parse_revertpage(await self._read(REVERTPAGE_QUERY))
         return self._revertpage

@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 
 from bot.wiki.api import JSON, dig
 from bot.wiki.errors import InvalidTitleError
-from bot.wiki.names import normalize_username
-from bot.wiki.results import Revision
+from bot.wiki.names import normalize_title, normalize_username
+from bot.wiki.results import PreviewProblem, Revision, RollbackPreview, Successor
 
 ROLLBACK_TAG = "mw-rollback"  # MediaWiki tags every rollback edit with this (since 1.28)
 
@@ -94,3 +94,62 @@ def single_page(data: JSON, title: str) -> JSON:
     if page.get("special"):
         raise InvalidTitleError("invalidtitle", "Special pages have no history to roll back.")
     return page
+
+
+def build_preview(
+    page: JSON, title: str, target: str, revisions: Sequence[Revision], max_edits: int
+) -> RollbackPreview:
+    """What `action=rollback` would do to `page`, given its newest `revisions` (newest first)."""
+    top = revisions[0] if revisions else None
+    run = summarise_run(revisions, target, max_edits)
+    problem: PreviewProblem | None = None
+    if page.get("missing"):
+        problem = PreviewProblem.MISSING_PAGE
+    elif run.edits == 0:
+        problem = PreviewProblem.NOT_LAST_EDITOR
+    elif run.restored is None and not run.capped:
+        problem = PreviewProblem.ONLY_AUTHOR
+    return RollbackPreview(
+        title=str(page.get("title", title)),
+        pageid=int(page["pageid"]) if "pageid" in page else None,
+        target_user=target,
+        top=top,
+        restored=run.restored,
+        edits_to_revert=run.edits,
+        edits_capped=run.capped,
+        problem=problem,
+        hidden_edits=run.hidden,
+    )
+
+
+def successor_query(title: str, revid: int, pageid: int | None) -> dict[str, str]:
+    """The revisions from `revid` on, oldest first: `revid` and the one saved after it."""
+    params = {
+        "action": "query",
+        "prop": "revisions",
+        "rvprop": "ids|timestamp|user|size|comment|tags",
+        "rvstartid": str(revid),
+        "rvdir": "newer",
+        "rvlimit": "2",
+    }
+    if pageid is not None:
+        params["pageids"] = str(pageid)
+    else:
+        params["titles"] = one_value(normalize_title(title))
+    return params
+
+
+def parse_successor(data: JSON, title: str, revid: int, pageid: int | None) -> Successor:
+    page = single_page(data, title)
+    if page.get("missing"):
+        return Successor(
+            title=str(page.get("title", title)), pageid=None, after_revid=revid, revision=None
+        )
+    revisions = [parse_revision(raw) for raw in page.get("revisions", ())]
+    later = [revision for revision in revisions if revision.revid != revid]
+    return Successor(
+        title=str(page.get("title", title)),
+        pageid=int(page["pageid"]) if "pageid" in page else pageid,
+        after_revid=revid,
+        revision=later[0] if later else None,
+    )

@@ -83,3 +83,10 @@ class SiteInfo:
     article_path: str  # e.g. /wiki/$1 or /index.php?title=$1
     server: str  # e.g. https://en.wikipedia.org
     temp_accounts: bool = False  # temporary accounts are created for logged-out editors
+
+    @property
+    def article_url(self) -> str | None:
+        """`server` + `articlepath` (…/wiki/$1), or None when the wiki did not say."""
+        if not self.server or "$1" not in self.article_path:
+            return None
+        return f"{self.server}{self.article_path}"
