@@ -461,7 +461,9 @@ class HistoryCog(
                 return
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await self.history.stats(interaction.guild_id or 0, since=start, wiki=key)
-        links = self.sites.links(key or DEFAULT_WIKI)
+        # Unfiltered: the server's default wiki (which may not be the `.env` default one).
+        shown = key or await self.settings.default_wiki(interaction.guild_id or 0)
+        links = self.sites.links(shown or DEFAULT_WIKI)
         await interaction.edit_original_response(
             embed=stats_embed(stats, links, since=start), allowed_mentions=NO_MENTIONS
         )

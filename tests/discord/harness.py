@@ -31,6 +31,13 @@ The bot serves GUILD_ID only. OTHER_GUILD_ID is a server that invited it without
 (its admin: OUTSIDER): `in_guild(payload)` / `in_dm(payload)` re-send any interaction from
 there or from a DM, `join_other_guild()` / `connect(also_in_other_guild=True)` put the bot in
 it, and `FakeDiscord.left_guilds` records the bot leaving.
+
+Several wikis: `start(sessions, wikis={"default": FakeWiki(), "second": FakeWiki(...)},
+wiki_guilds={"second": frozenset({GUILD_ID})}, site_names={"second": "Second Wiki"})` wires
+them as `bot.app.main` does: a `GuildSettingsService` (the operator's `wiki_guilds`, also the
+role policy and log-channel source) as the workflow's `WikiAccess`, a `HistoryService`, and
+`WikiSites` naming each wiki (its home page: the fake's `page_url("Main Page")`), so
+`/rollbot-config` and `/rollback-log` are there too.
 """
 
 from __future__ import annotations
@@ -57,9 +64,12 @@ from bot.db.models import RollbackRequest, utcnow
 from bot.discord_bot import RollBot
 from bot.exts.rollback import RollbackCog
 from bot.services.authz import StaticRolePolicy
+from bot.services.guild_settings import GuildDefaults, GuildSettingsService
+from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
 from bot.services.settlement import Settlement
 from bot.ui.confirm import prompt_view
+from bot.ui.sites import Site, WikiSites
 from tests.unit.services.fakes import Clock, FakeWiki
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -1069,6 +1079,11 @@ class DiscordHarness:
         self.bot = bot
         self.service = service
         self.wiki = wiki
+        # Every wiki by key (`wiki` is the first); several when `start` was given `wikis`.
+        self.wikis: dict[str, FakeWiki] = {"default": wiki}
+        # With `wikis`: the per-guild settings and history the bot was given (else None).
+        self.guild_settings: GuildSettingsService | None = None
+        self.history_service: HistoryService | None = None
         self.clock = clock
         # The log outbox's clock (see WallClock); `start` sets it.
         self.log_clock = WallClock()
@@ -1100,6 +1115,9 @@ class DiscordHarness:
         guild_ids: Iterable[int] = (GUILD_ID,),
         log_sweep_seconds: float = 3600,
         log_clock: WallClock | None = None,
+        wikis: Mapping[str, FakeWiki] | None = None,
+        wiki_guilds: Mapping[str, frozenset[int] | None] | None = None,
+        site_names: Mapping[str, str] | None = None,
     ) -> DiscordHarness:
         """Build the service and bot, log in (runs `setup_hook`), and optionally connect.
 
@@ -1108,32 +1126,65 @@ class DiscordHarness:
         `log_channel_exists=False`: Discord answers 404 Unknown Channel for the log channel.
         `discord_api`: the FakeDiscord of an earlier harness, to simulate a restart (the new
         process talks to the same Discord, which still has the old messages).
+        `wikis` (instead of `wiki`): several wikis by key, the first one the `.env` default;
+        `wiki_guilds`: the servers each may serve (a key absent or None: every server);
+        `site_names`: each wiki's site name (absent: it goes by its key). See the module doc.
         """
-        wiki = wiki if wiki is not None else FakeWiki()
+        if wikis is not None and wiki is not None:
+            raise TypeError("give `wiki` or `wikis`, not both")
+        fakes = dict(wikis) if wikis is not None else {"default": wiki or FakeWiki()}
+        wiki = next(iter(fakes.values()))
         clock = clock if clock is not None else Clock()
         log_clock = log_clock if log_clock is not None else WallClock()
+        guild_settings: GuildSettingsService | None = None
+        if wikis is not None:
+            guild_settings = GuildSettingsService(
+                sessions=sessions,
+                defaults=GuildDefaults(
+                    log_channel_id=log_channel_id,
+                    rollback_role_ids=frozenset(rollback_roles),
+                    wiki_guilds={key: (wiki_guilds or {}).get(key) for key in fakes},
+                ),
+            )
         service = RollbackService(
-            wiki=wiki,
+            wikis=fakes,
             sessions=sessions,
-            roles=StaticRolePolicy(rollback_roles=frozenset(rollback_roles)),
+            roles=guild_settings or StaticRolePolicy(rollback_roles=frozenset(rollback_roles)),
             confirm_timeout=confirm_timeout,
             clock=clock,
-            settlement=Settlement(wiki=wiki, sessions=sessions, sleep=_no_sleep),
+            settlement=Settlement(wikis=fakes, sessions=sessions, sleep=_no_sleep),
+            access=guild_settings,
         )
         api = discord_api or FakeDiscord(
-            wiki_calls=lambda: (
-                len(wiki.preview_calls) + len(wiki.rollback_calls) + len(wiki.find_calls)
+            wiki_calls=lambda: sum(
+                len(w.preview_calls) + len(w.rollback_calls) + len(w.find_calls)
+                for w in fakes.values()
             )
         )
         api.add_channel(text_channel_payload(CHANNEL_ID, "moderators", 0))
         if log_channel_exists and log_channel_id is not None:
             api.add_channel(text_channel_payload(log_channel_id, "rollback-log", 1))
+        names = site_names or {}
+        sites = WikiSites(
+            {
+                key: Site(
+                    key=key,
+                    links=fake,
+                    name=names.get(key, key),
+                    home_url=fake.page_url("Main Page") if key in names else None,
+                )
+                for key, fake in fakes.items()
+            }
+        )
+        history = HistoryService(sessions=sessions, clock=clock) if wikis is not None else None
         bot = RollBot(
             service=service,
             sessions=sessions,
-            links=wiki,
+            links=sites if wikis is not None else wiki,
             log_channel_id=log_channel_id,
             guild_ids=list(guild_ids),
+            guild_settings=guild_settings,
+            history=history,
             sweep_seconds=3600,  # tests call `cog.sweep()` themselves
             # The outbox sweep runs once when the bot is ready; later sweeps are the test's
             # (`h.bot.log_poster.deliver_due()`) unless it asks for a real interval.
@@ -1144,6 +1195,9 @@ class DiscordHarness:
             bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions
         )
         harness.log_clock = log_clock
+        harness.wikis = fakes
+        harness.guild_settings = guild_settings
+        harness.history_service = history
         logging.getLogger("discord").addHandler(harness._library_errors)
         await harness._login()
         if connect:

@@ -135,14 +135,19 @@ class FakeWiki:
     async def default_rollback_summary(self) -> str:
         return DEFAULT_SUMMARY
 
+    @property
+    def _index_url(self) -> str:
+        # Beside api.php, as on a real wiki: two fakes with different `api_url`s link apart.
+        return self.api_url.removesuffix("api.php") + "index.php"
+
     def page_url(self, title: str) -> str:
-        return f"https://wiki.example/w/index.php?title={title.replace(' ', '_')}"
+        return f"{self._index_url}?title={title.replace(' ', '_')}"
 
     def diff_url(self, diff: int, oldid: int) -> str:
-        return f"https://wiki.example/w/index.php?diff={diff}&oldid={oldid}"
+        return f"{self._index_url}?diff={diff}&oldid={oldid}"
 
     def contribs_url(self, user: str) -> str:
-        return f"https://wiki.example/w/index.php?title=Special:Contributions/{user}"
+        return f"{self._index_url}?title=Special:Contributions/{user}"
 
 
 class Clock:
