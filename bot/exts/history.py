@@ -461,12 +461,13 @@ class HistoryCog(
                 return
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await self.history.stats(interaction.guild_id or 0, since=start, wiki=key)
-        # Unfiltered: the server's default wiki (which may not be the `.env` default one).
-        shown = key or await self.settings.default_wiki(interaction.guild_id or 0)
-        links = self.sites.links(shown or DEFAULT_WIKI)
-        await interaction.edit_original_response(
-            embed=stats_embed(stats, links, since=start), allowed_mentions=NO_MENTIONS
+        guild_id = interaction.guild_id or 0
+        # Unfiltered (a one-wiki server): that wiki, which may not be the `.env` default one.
+        shown = key or next(iter(self.sites.wikis_for(guild_id)), DEFAULT_WIKI)
+        embed = stats_embed(
+            stats, self.sites.links(shown), since=start, wiki=self.sites.label_for(guild_id, shown)
         )
+        await interaction.edit_original_response(embed=embed, allowed_mentions=NO_MENTIONS)
 
     search.autocomplete("wiki")(_wiki_choices)
     export.autocomplete("wiki")(_wiki_choices)

@@ -207,8 +207,13 @@ def _lines_field(embed: discord.Embed, name: str, lines: Iterable[str]) -> None:
     embed.add_field(name=name, value="\n".join(kept) or "—", inline=False)
 
 
-def stats_embed(stats: Stats, links: WikiLinks, *, since: datetime | None) -> discord.Embed:
+def stats_embed(
+    stats: Stats, links: WikiLinks, *, since: datetime | None, wiki: str | None = None
+) -> discord.Embed:
+    """`wiki`: the wiki's label where the server can use several (the counts are of it alone)."""
     period = f"since {_when(since)}" if since else "all time"
+    if wiki is not None:
+        period = f"{wiki}, {period}"
     embed = discord.Embed(
         title=f"Rollback log statistics ({stats.total:,} requests)",
         description=period,

@@ -235,6 +235,13 @@ async def test_a_key_in_upper_case_or_padded_means_that_key(several: WikisHarnes
 
 # ---- a wiki the server may not use ---------------------------------------------------------------
 
+def assert_wiki_refused(description: str) -> None:
+    """Which wiki was refused (as sent), then the general sentence."""
+    named, sentence = description.split("\n")
+    assert named.startswith("This server may not use the wiki ")
+    assert sentence == BotCode.WIKINOTALLOWED.sentence
+
+
 FORGED = [
     pytest.param("third", id="configured-for-another-server"),
     pytest.param("THIRD", id="upper-case-of-another-servers-wiki"),
@@ -255,7 +262,7 @@ async def test_rollback_on_a_wiki_the_server_may_not_use_is_refused_and_recorded
     assert run.callback.ephemeral
     shown = run.original_message["embeds"][0]
     assert shown["title"] == "Rollback not possible"
-    assert shown["description"] == BotCode.WIKINOTALLOWED.sentence
+    assert_wiki_refused(shown["description"])
     assert not button_custom_ids(run.original_message["components"])
     assert sum(calls(fake) for fake in several.wikis.values()) == 0
     (row,) = await several.rows()
@@ -270,7 +277,7 @@ async def test_a_wiki_allowed_elsewhere_is_refused_in_a_one_wiki_server(
     several: WikisHarness,
 ) -> None:
     run = await rollback(several, guild_id=GUILD_B, wiki="second")
-    assert run.original_message["embeds"][0]["description"] == BotCode.WIKINOTALLOWED.sentence
+    assert_wiki_refused(run.original_message["embeds"][0]["description"])
     assert calls(several.wikis["second"]) == 0
 
 
@@ -386,9 +393,7 @@ async def test_a_one_wiki_server_is_not_told_which_wiki(session_factory: Session
         # Its autocomplete offers its one wiki; the other is still refused.
         assert choices(await h.autocomplete("rollback", "")) == [("default — Main Wiki", "default")]
         refused = await rollback(h, wiki="second")
-        assert refused.original_message["embeds"][0]["description"] == (
-            BotCode.WIKINOTALLOWED.sentence
-        )
+        assert_wiki_refused(refused.original_message["embeds"][0]["description"])
         assert calls(h.wikis["second"]) == 0
 
 
@@ -480,8 +485,15 @@ async def test_search_export_and_stats_filter_by_wiki(several: WikisHarness) -> 
     assert ids_on(search) == second_ids[::-1]
     assert "second.example" in search["embeds"][0]["description"]
     assert "default.example" not in search["embeds"][0]["description"]
-    everything = answer(await several.run(MOD, "rollback-log search"))
-    assert sorted(ids_on(everything)) == sorted(main_ids + second_ids)
+    # Without `wiki`: the server's default wiki, as for /rollback (the issue's rule), and the
+    # reply says which.
+    unfiltered = answer(await several.run(MOD, "rollback-log search"))
+    assert sorted(ids_on(unfiltered)) == sorted(main_ids)
+    assert "wiki **default**" in unfiltered["content"] + str(unfiltered["embeds"])
+    await several.run(MOD, "rollbot-config wiki", permissions=MANAGE_GUILD, wiki="second")
+    unfiltered = answer(await several.run(MOD, "rollback-log search"))
+    assert sorted(ids_on(unfiltered)) == sorted(second_ids)
+    await several.run(MOD, "rollbot-config reset", permissions=MANAGE_GUILD, setting="wiki")
 
     await several.run(MOD, "rollback-log export", wiki="second")
     await several.run(MOD, "rollback-log export")
@@ -489,16 +501,14 @@ async def test_search_export_and_stats_filter_by_wiki(several: WikisHarness) -> 
     rows = list(csv.DictReader(io.StringIO(filtered.decode("utf-8-sig"))))
     assert {(int(r["id"]), r["wiki"]) for r in rows} == {(i, "second") for i in second_ids}
     rows = list(csv.DictReader(io.StringIO(whole.decode("utf-8-sig"))))
-    assert {(int(r["id"]), r["wiki"]) for r in rows} == {
-        *((i, "default") for i in main_ids),
-        *((i, "second") for i in second_ids),
-    }
+    assert {(int(r["id"]), r["wiki"]) for r in rows} == {(i, "default") for i in main_ids}
 
     for key, count in (("second", 3), ("default", 2)):
         stats = answer(await several.run(MOD, "rollback-log stats", wiki=key))
         assert stats["embeds"][0]["title"] == f"Rollback log statistics ({count} requests)"
     stats = answer(await several.run(MOD, "rollback-log stats"))
-    assert stats["embeds"][0]["title"] == "Rollback log statistics (5 requests)"
+    assert stats["embeds"][0]["title"] == "Rollback log statistics (2 requests)"
+    assert stats["embeds"][0]["description"].startswith("[Main Wiki")  # which wiki it counts
 
 
 async def test_stats_of_a_server_link_to_its_own_wiki(several: WikisHarness) -> None:
