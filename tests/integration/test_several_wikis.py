@@ -540,3 +540,32 @@ async def test_reconcile_settles_a_row_from_its_own_wikis_history(
         )
         assert_untouched(second_wiki, page_b)
         assert wiki.revisions(TITLE)[0].revid == sent.revid
+
+
+async def test_revision_ids_are_per_wiki_when_settling(
+    wiki: devwiki.RunningWiki,
+    second_wiki: devwiki.RunningWiki,
+    clients: Clients,
+    session_factory: Sessions,
+) -> None:
+    """The bot rolled back `Shared page` on `default` (revision N there); a request for the
+    same page on `second` was cut off after its rollback, which the copy numbered N too.
+    Revision N of `default` is not revision N of `second`: the row on `second` is settled
+    `succeeded`, not taken for a duplicate of the first request."""
+    page_a, page_b = vandalise_both(wiki, second_wiki)
+    wikis = clients.pair(wiki, second_wiki)
+    service = make_service(wikis, session_factory)
+    on_a = await stored(session_factory, (await rolled_back(service, "default")).id)
+    request = await ready(service, "second")
+    await claimed(service, request)
+    sent = await clients(second_wiki).rollback(TITLE, "Vandal", summary="sent, then cut off")
+    assert sent.revid == on_a.revid  # the situation this test is about
+
+    restarted = make_service(wikis, session_factory, later=LEASE + timedelta(seconds=1))
+    settled = await restarted.reconcile()
+
+    assert [row.id for row in settled] == [request.id]
+    row = await stored(session_factory, request.id)
+    assert (row.wiki, row.revid) == ("second", sent.revid)
+    assert_rolled_back(second_wiki, row, page_b)
+    assert_rolled_back(wiki, on_a, page_a)
