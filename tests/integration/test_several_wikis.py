@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -26,6 +26,7 @@ from bot import app
 from bot.db import audit
 from bot.db.history import EXPORT_COLUMNS
 from bot.db.models import RollbackRequest, RollbackStatus, utcnow
+from bot.discord_bot import RollBot
 from bot.services.authz import StaticRolePolicy
 from bot.services.guild_settings import GuildDefaults, GuildSettingsService
 from bot.services.history import HistoryService, build_filters
@@ -41,6 +42,22 @@ from bot.services.rollback import (
 from bot.services.wiki import RollbackWiki, WikiAccess
 from bot.wiki.client import ROLLBACK_TAG, WikiClient
 from bot.wiki.retry import RetryPolicy
+from tests.discord.harness import (
+    AUTOCOMPLETE_RESULT,
+    CHANNEL_ID,
+    CONFIRM_TIMEOUT,
+    GUILD_ID,
+    LOG_CHANNEL_ID,
+    MOD_ROLE_ID,
+    OTHER_GUILD_ID,
+    DiscordHarness,
+    FakeDiscord,
+    confirm_id,
+    embed_field,
+    text_channel_payload,
+)
+from tests.discord.harness import MOD as DISCORD_MOD
+from tests.unit.services.fakes import Clock, FakeWiki
 
 pytestmark = pytest.mark.integration
 
@@ -569,3 +586,174 @@ async def test_revision_ids_are_per_wiki_when_settling(
     assert (row.wiki, row.revid) == ("second", sent.revid)
     assert_rolled_back(second_wiki, row, page_b)
     assert_rolled_back(wiki, on_a, page_a)
+
+
+# ---- the Discord layer: /rollback's `wiki` option and its autocomplete ---------------------------
+
+
+class RealWikisHarness(DiscordHarness):
+    """The real `RollBot` as app.main wires it (GuildSettingsService for roles and wikis, the
+    sites from meta=siteinfo) over real `WikiClient`s; Discord is faked as in tests/discord.
+    Built here rather than in harness.py, as tests/discord/test_history_commands.py does."""
+
+    SETTLE_TIMEOUT = 60.0  # real wikis answer in tenths of a second, not at once
+
+    @classmethod
+    async def serving(
+        cls,
+        sessions: Sessions,
+        wikis: dict[str, WikiClient],
+        wiki_guilds: Mapping[str, frozenset[int] | None],
+    ) -> RealWikisHarness:
+        settings = GuildSettingsService(
+            sessions=sessions,
+            defaults=GuildDefaults(
+                log_channel_id=LOG_CHANNEL_ID,
+                rollback_role_ids=frozenset({MOD_ROLE_ID}),
+                wiki_guilds=wiki_guilds,
+            ),
+        )
+        service = RollbackService(
+            wikis=wikis,
+            access=settings,
+            sessions=sessions,
+            roles=settings,
+            confirm_timeout=CONFIRM_TIMEOUT,
+        )
+        api = FakeDiscord()
+        api.add_channel(text_channel_payload(CHANNEL_ID, "moderators", 0))
+        api.add_channel(text_channel_payload(LOG_CHANNEL_ID, "rollback-log", 1))
+        bot = RollBot(
+            service=service,
+            sessions=sessions,
+            links=await app._sites(wikis),
+            guild_ids=[GUILD_ID],
+            guild_settings=settings,
+            history=HistoryService(sessions=sessions),
+            sweep_seconds=3600,
+            log_sweep_seconds=3600,
+        )
+        # `wiki` (the FakeWiki of tests/discord) is unused: the service holds the real clients.
+        h = cls(
+            bot=bot,
+            service=service,
+            wiki=FakeWiki(),
+            clock=Clock(),
+            discord_api=api,
+            sessions=sessions,
+        )
+        logging.getLogger("discord").addHandler(h._library_errors)
+        await h._login()
+        await h.connect()
+        return h
+
+
+@pytest.fixture
+async def discord_on(
+    wiki: devwiki.RunningWiki,
+    second_wiki: devwiki.RunningWiki,
+    clients: Clients,
+    sqlite_session_factory: Sessions,
+) -> AsyncIterator[Callable[..., Awaitable[RealWikisHarness]]]:
+    """`await discord_on(second=<its servers>)`: a connected bot over both wikis; afterwards
+    the harness's invariants (one answer per interaction, no mentions, no task died)."""
+    started: list[RealWikisHarness] = []
+
+    async def start(*, second: frozenset[int] | None) -> RealWikisHarness:
+        h = await RealWikisHarness.serving(
+            sqlite_session_factory,
+            clients.pair(wiki, second_wiki),
+            {"default": None, "second": second},
+        )
+        started.append(h)
+        return h
+
+    yield start
+    for h in started:
+        try:
+            await h.settle()
+            h.check_invariants()
+        finally:
+            await h.close()
+
+
+async def wiki_choices_shown(h: DiscordHarness, typed: str) -> list[dict[str, str]]:
+    payload = h.autocomplete_payload(
+        DISCORD_MOD, focused="wiki", page=TITLE, user="Vandal", wiki=typed
+    )
+    run = h.send(payload)
+    await h.settle()
+    assert [r.callback_type for r in run.requests] == [AUTOCOMPLETE_RESULT]
+    choices: list[dict[str, str]] = run.callback.json["data"]["choices"]
+    return choices
+
+
+async def test_discord_a_server_allowed_only_the_default_wiki_cannot_reach_the_second(
+    wiki: devwiki.RunningWiki,
+    second_wiki: devwiki.RunningWiki,
+    discord_on: Callable[..., Awaitable[RealWikisHarness]],
+) -> None:
+    page_a, page_b = vandalise_both(wiki, second_wiki)
+    h = await discord_on(second=frozenset({OTHER_GUILD_ID}))
+
+    # Autocomplete offers the server's one wiki, whatever is typed.
+    default_choice = {"name": f"default — {wiki.site_name}", "value": "default"}
+    assert await wiki_choices_shown(h, "") == [default_choice]
+    assert await wiki_choices_shown(h, "DevWiki") == [default_choice]
+    assert await wiki_choices_shown(h, "sec") == []
+
+    for asked in FORGED:
+        run = await h.slash(DISCORD_MOD, page=TITLE, user="Vandal", wiki=asked)
+        message = run.original_message
+        assert not message.get("components"), asked  # no prompt, nothing to confirm
+        [embed] = message["embeds"]
+        assert embed["title"] == "Rollback not possible"
+        assert "This server may not use that wiki" in embed["description"]
+    rows = await h.rows()
+    assert [(row.status, row.error_code) for row in rows] == [
+        (RollbackStatus.DENIED, "wikinotallowed")
+    ] * len(FORGED)
+    assert_untouched(second_wiki, page_b)
+    assert_untouched(wiki, page_a)
+
+    # Without the option: the server's default wiki, for real.
+    prompt = await h.open_prompt(DISCORD_MOD, page=TITLE, user="Vandal")
+    await h.click(DISCORD_MOD, confirm_id(prompt.request_id), message=prompt.message)
+    row = await h.row(prompt.request_id)
+    assert row.wiki == "default"
+    assert_rolled_back(wiki, row, page_a)
+    assert_untouched(second_wiki, page_b)
+
+
+async def test_discord_a_server_allowed_both_wikis_picks_one_by_the_option(
+    wiki: devwiki.RunningWiki,
+    second_wiki: devwiki.RunningWiki,
+    discord_on: Callable[..., Awaitable[RealWikisHarness]],
+) -> None:
+    """The same command with both wikis allowed (so the refusal above comes from the
+    server's allowance, not from the option): autocomplete lists both by site name, the
+    option picks `second`, the prompt and the result name it."""
+    page_a, page_b = vandalise_both(wiki, second_wiki)
+    h = await discord_on(second=None)
+
+    assert await wiki_choices_shown(h, "") == [
+        {"name": f"default — {wiki.site_name}", "value": "default"},
+        {"name": f"second — {second_wiki.site_name}", "value": "second"},
+    ]
+    assert await wiki_choices_shown(h, "second") == [
+        {"name": f"second — {second_wiki.site_name}", "value": "second"}
+    ]
+
+    prompt = await h.open_prompt(DISCORD_MOD, page=TITLE, user="Vandal", wiki="Second")
+    assert second_wiki.site_name in embed_field(prompt.message["embeds"][0], "Wiki")
+    click = await h.click(DISCORD_MOD, confirm_id(prompt.request_id), message=prompt.message)
+
+    row = await h.row(prompt.request_id)
+    assert (row.wiki, row.status) == ("second", RollbackStatus.SUCCEEDED)
+    assert_rolled_back(second_wiki, row, page_b)
+    assert_untouched(wiki, page_a)
+    [result] = click.original_message["embeds"]
+    assert result["title"] == "Rolled back"
+    assert second_wiki.site_name in embed_field(result, "Wiki")
+    assert second_wiki.base_url in result["description"]  # links into the wiki acted on
+    assert wiki.base_url not in result["description"]
