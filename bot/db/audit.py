@@ -239,10 +239,12 @@ async def push_recheck(
 
 
 async def succeeded_with_revid(
-    session: AsyncSession, revid: int, *, other_than: int
+    session: AsyncSession, revid: int, *, wiki: str, other_than: int
 ) -> RollbackRequest | None:
-    """Another request already recorded as having made revision `revid`, if any."""
+    """Another request already recorded as having made revision `revid` of `wiki`, if any
+    (revision ids are numbered per wiki)."""
     statement = sa.select(RollbackRequest).where(
+        col(RollbackRequest.wiki) == wiki,
         col(RollbackRequest.revid) == revid,
         col(RollbackRequest.id) != other_than,
         col(RollbackRequest.status) == RollbackStatus.SUCCEEDED,

@@ -108,7 +108,7 @@ class Settlement:
             and same_user(revision.user, wiki.account_name)
         ):
             return Finding(Verdict.SUPERSEDED)
-        if row.id is not None and await self._claimed_by_another(revision.revid, row.id):
+        if row.id is not None and await self._claimed_by_another(row.wiki, revision.revid, row.id):
             # Two requests for the same page and vandal: the other one made this rollback.
             return Finding(Verdict.SUPERSEDED)
         return Finding(
@@ -137,9 +137,11 @@ class Settlement:
         """Wait before sending again (the wiki's Retry-After), capped at a minute."""
         await self._sleep(min(max(seconds, 0.0), 60.0))
 
-    async def _claimed_by_another(self, revid: int, request_id: int) -> bool:
+    async def _claimed_by_another(self, wiki: str, revid: int, request_id: int) -> bool:
         async with self._sessions() as session:
-            other = await audit.succeeded_with_revid(session, revid, other_than=request_id)
+            other = await audit.succeeded_with_revid(
+                session, revid, wiki=wiki, other_than=request_id
+            )
         if other is not None:
             log.warning(
                 "revision %s is request %s's rollback, not request %s's",
