@@ -235,6 +235,7 @@ async def test_a_key_in_upper_case_or_padded_means_that_key(several: WikisHarnes
 
 # ---- a wiki the server may not use ---------------------------------------------------------------
 
+
 def assert_wiki_refused(description: str) -> None:
     """Which wiki was refused (as sent), then the general sentence."""
     named, sentence = description.split("\n")
