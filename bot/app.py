@@ -205,7 +205,7 @@ async def _log_in_later(
             log.info("wiki %s is reachable again; logged in", key)
     with contextlib.suppress(WikiError):
         info = await client.siteinfo()
-        sites.set_name(key, info.name, info.main_page_url or None)
+        sites.set_name(key, info.name, info.main_page_url or None, info.article_url)
 
 
 async def _sites(clients: dict[str, WikiClient]) -> WikiSites:
@@ -226,11 +226,18 @@ async def _sites(clients: dict[str, WikiClient]) -> WikiSites:
     for key, client in clients.items():
         info = infos.get(key)
         if isinstance(info, SiteInfo):
-            sites[key] = Site(key=key, links=client, name=info.name, home_url=info.main_page_url)
+            sites[key] = Site(
+                key=key,
+                links=client,
+                name=info.name,
+                home_url=info.main_page_url,
+                api_url=client.api_url,
+                article_url=info.article_url,
+            )
         else:
             if info is not None:
                 log.warning("wiki %s did not say its site name (%s); named by its key", key, info)
-            sites[key] = Site(key=key, links=client, name=key)
+            sites[key] = Site(key=key, links=client, name=key, api_url=client.api_url)
     return WikiSites(sites)
 
 

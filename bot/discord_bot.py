@@ -16,10 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db.models import RollbackRequest, RollbackStatus, utcnow
 from bot.exts.audit_log import AuditLogCog, FixedLogChannel, LogChannels, LogPoster
+from bot.exts.edit_menu import EditChoice, EditMenuCog
 from bot.exts.guild_config import GuildConfigCog
 from bot.exts.history import DEFAULT_EXPORT_MAX_BYTES, HistoryCog
 from bot.exts.rollback import RollbackCog
 from bot.interaction_gate import GatedConnectionState, InteractionGate
+from bot.services.edit_requests import EditRequests
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
@@ -139,6 +141,9 @@ class RollBot(commands.Bot):
         await self.add_cog(cog)
         self.prompt_handler = cog
         self.add_dynamic_items(PromptButton)
+        # "Roll back this edit" on a message: the same workflow, started from a diff link.
+        await self.add_cog(EditMenuCog(self, rollback=cog, edits=EditRequests(self.service)))
+        self.add_dynamic_items(EditChoice)
         if self.guild_settings is not None and self.history is not None:
             await self.add_cog(
                 HistoryCog(

@@ -22,6 +22,7 @@ from bot.services.outcomes import (
     Missing,
     NotYours,
     Ready,
+    RequestOutcome,
     Stale,
     Succeeded,
     WrongGuild,
@@ -151,9 +152,15 @@ class RollbackCog(commands.Cog):
         outcome = await self.service.request(
             actor, page=page, user=user, summary=summary, markbot=markbot, wiki=key
         )
+        await self.present(interaction, outcome)
+
+    async def present(self, interaction: Interaction, outcome: RequestOutcome) -> None:
+        """Show a request's outcome in the (deferred) response: the prompt with Confirm / Cancel,
+        or why not; post what ended to the log. Shared with "Roll back this edit"."""
         if isinstance(outcome, Ready):
             request_id = _id(outcome.request)
             message = await interaction.edit_original_response(
+                content=None,
                 embed=preview_embed(
                     outcome.request,
                     outcome.preview,
@@ -170,21 +177,29 @@ class RollbackCog(commands.Cog):
             return
         if isinstance(outcome, Denied):  # the role vanished between check and request
             await interaction.edit_original_response(
-                content=denied_text(outcome.required_role_ids), allowed_mentions=NO_MENTIONS
+                content=denied_text(outcome.required_role_ids),
+                embed=None,
+                view=None,
+                allowed_mentions=NO_MENTIONS,
             )
         elif isinstance(outcome, Succeeded):  # decided by another process meanwhile
             await interaction.edit_original_response(
+                content=None,
                 embed=success_embed(
                     outcome.request,
                     outcome.result,
                     self._links(outcome.request),
                     wiki=self._wiki_label(outcome.request),
                 ),
+                view=None,
                 allowed_mentions=NO_MENTIONS,
             )
         else:
             await interaction.edit_original_response(
-                embed=self._refused(outcome.request), allowed_mentions=NO_MENTIONS
+                content=None,
+                embed=self._refused(outcome.request),
+                view=None,
+                allowed_mentions=NO_MENTIONS,
             )
         await self.log_poster.post(outcome.request)
 

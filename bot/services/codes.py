@@ -18,6 +18,11 @@ class BotCode(enum.StrEnum):
     WIKIERROR = "wikierror"
     WIKINOTALLOWED = "wikinotallowed"
     WIKIUNAVAILABLE = "wikiunavailable"
+    # "Roll back this edit": why the linked edit cannot be rolled back.
+    EDITGONE = "editgone"
+    HIDDENAUTHOR = "hiddenauthor"
+    NEWEREDITS = "neweredits"
+    ALREADYREVERTED = "alreadyreverted"
 
     @property
     def sentence(self) -> str:
@@ -45,5 +50,12 @@ _SENTENCES: dict[BotCode, str] = {
     "which wikis each server may use.",
     BotCode.WIKIUNAVAILABLE: "The bot cannot reach or log in to that wiki right now; try again "
     "later or tell the bot's operator.",
+    BotCode.EDITGONE: "The linked edit is not on the wiki any more: the page was deleted (or the "
+    "revision was).",
+    BotCode.HIDDENAUTHOR: "The author of this edit is hidden, so the bot cannot tell whose edits "
+    "to roll back; use /rollback with the user's name.",
+    BotCode.NEWEREDITS: "Others have edited the page since this edit, so rolling back its author "
+    "would not undo it; look at the page history.",
+    BotCode.ALREADYREVERTED: "This edit was already reverted.",
 }
 _RECHECKED = frozenset({BotCode.TIMEOUT, BotCode.UNVERIFIED, BotCode.INTERRUPTED})

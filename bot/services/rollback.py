@@ -194,6 +194,38 @@ class RollbackService:
         log.info("denied request %s by %s", row.id, actor.user_id)
         return Denied(row, required)
 
+    async def refuse(
+        self,
+        actor: Actor,
+        *,
+        page: str,
+        user: str,
+        wiki: str,
+        code: str,
+        message: str,
+    ) -> Refused:
+        """Record a request the bot refused before any preview (e.g. a linked edit that can no
+        longer be rolled back): the row ends `failed` with `code` and goes to the log."""
+        row = new_request_row(
+            actor,
+            now=self._clock(),
+            expires_in=self._confirm_timeout,
+            wikis=self._wikis,
+            page=page,
+            user=user,
+            summary=None,
+            markbot=False,
+            wiki=wiki,
+        )
+        row.status = RollbackStatus.FAILED
+        row.expires_at = None
+        row.error_code = code
+        row.error_message = message
+        async with self._sessions() as session, session.begin():
+            await audit.add_request(session, row)
+        log.info("request %s refused (%s): %s", row.id, code, message)
+        return Refused(row, code, message)
+
     async def request(
         self,
         actor: Actor,

@@ -6,13 +6,14 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from bot.services.codes import BotCode
+from bot.services.edit_check import EditWiki
 from bot.services.settlement import SettlementWiki
 from bot.settings import DEFAULT_WIKI
 from bot.wiki.errors import WikiAPIError, WikiError, WikiTransportError
 from bot.wiki.results import RollbackPreview, RollbackResult
 
 
-class RollbackWiki(SettlementWiki, Protocol):
+class RollbackWiki(SettlementWiki, EditWiki, Protocol):
     """What the workflow needs from the wiki client (a fake in unit tests)."""
 
     @property

@@ -116,7 +116,18 @@ def preview_embed(
 
 
 # Codes whose description already is the message (or whose message is not for moderators).
-_NO_DETAILS = frozenset({None, BotCode.INTERNAL, BotCode.WIKIUNAVAILABLE, BotCode.WIKINOTALLOWED})
+_NO_DETAILS = frozenset(
+    {
+        None,
+        BotCode.INTERNAL,
+        BotCode.WIKIUNAVAILABLE,
+        BotCode.WIKINOTALLOWED,
+        BotCode.EDITGONE,
+        BotCode.HIDDENAUTHOR,
+        BotCode.NEWEREDITS,
+        BotCode.ALREADYREVERTED,
+    }
+)
 
 
 def refused_embed(

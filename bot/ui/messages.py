@@ -36,7 +36,17 @@ _SENTENCES: dict[str, str] = {
 _OWN_CODES = frozenset(code.value for code in BotCode)
 
 
-_NAMES_THE_WIKI = frozenset({BotCode.WIKIUNAVAILABLE, BotCode.WIKINOTALLOWED})
+# Codes whose recorded message is more precise than the sentence: shown first.
+_NAMES_THE_WIKI = frozenset(
+    {
+        BotCode.WIKIUNAVAILABLE,
+        BotCode.WIKINOTALLOWED,
+        BotCode.EDITGONE,
+        BotCode.HIDDENAUTHOR,
+        BotCode.NEWEREDITS,
+        BotCode.ALREADYREVERTED,
+    }
+)
 
 
 def describe_error(code: str | None, wiki_text: str | None = None) -> str:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from discord.app_commands import Choice
 
 from bot.ui.embeds import WikiLinks
 from bot.ui.text import esc, link
+from bot.wiki.difflinks import LinkSite
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,10 @@ class Site:
     links: WikiLinks
     name: str  # the wiki's own site name (meta=siteinfo), or its key until known
     home_url: str | None = None
+    # Where links into this wiki point (for recognising them in messages): its api.php and
+    # `server + articlepath` from siteinfo (None until known).
+    api_url: str | None = None
+    article_url: str | None = None
 
 
 class WikiSites:
@@ -51,11 +56,25 @@ class WikiSites:
     def site(self, key: str) -> Site | None:
         return self._sites.get(key)
 
-    def set_name(self, key: str, name: str, home_url: str | None = None) -> None:
-        """The site name and home page once `meta=siteinfo` answered."""
+    def set_name(
+        self, key: str, name: str, home_url: str | None = None, article_url: str | None = None
+    ) -> None:
+        """The site name, home page and article path once `meta=siteinfo` answered."""
         site = self._sites.get(key)
         if site is not None:
-            self._sites[key] = Site(key=key, links=site.links, name=name, home_url=home_url)
+            self._sites[key] = replace(
+                site, name=name, home_url=home_url, article_url=article_url or site.article_url
+            )
+
+    def link_sites(self, guild_id: int) -> list[LinkSite]:
+        """The wikis of this server as the diff-link parser needs them."""
+        found: list[LinkSite] = []
+        for key in self.wikis_for(guild_id):
+            site = self._sites[key]
+            api_url = site.api_url or getattr(site.links, "api_url", None)
+            if isinstance(api_url, str):
+                found.append(LinkSite(key=key, api_url=api_url, article_url=site.article_url))
+        return found
 
     def links(self, key: str) -> WikiLinks:
         """The links of wiki `key` (a wiki no longer configured: the first one's)."""

@@ -12,6 +12,15 @@ import httpx
 from pydantic import SecretStr
 
 from bot.wiki.api import JSON, dig, login_error, parse_response, parse_rollback
+from bot.wiki.edits import (
+    Edit,
+    edits_query,
+    later_query,
+    parse_edits,
+    parse_later,
+    parse_relative,
+    relative_query,
+)
 from bot.wiki.errors import (
     AssertUserFailedError,
     BadTokenError,
@@ -44,6 +53,9 @@ from bot.wiki.retry import RetryPolicy
 from bot.wiki.siteinfo import REVERTPAGE_QUERY, SITEINFO_QUERY, parse_revertpage, parse_siteinfo
 
 __all__ = ["ROLLBACK_TAG", "WikiClient"]
+
+# action=compare's answers when the linked side does not exist (or has no next/previous).
+_NO_RELATIVE = frozenset({"nosuchrevid", "compare-relative-to-nothing", "missingcontent"})
 
 log = logging.getLogger(__name__)
 
@@ -352,6 +364,26 @@ class WikiClient:
         """
         data = await self._read(successor_query(title, revid, pageid))
         return parse_successor(data, title, revid, pageid)
+
+    # -- single edits ("Roll back this edit") ------------------------------------------------
+
+    async def edits(self, revids: Sequence[int]) -> dict[int, Edit]:
+        """The revisions among `revids` the wiki has (≤ 50), with their pages."""
+        return parse_edits(await self._read(edits_query(revids)))
+
+    async def relative_revision(self, oldid: int, relative: str) -> int | None:
+        """The newer side of `diff=<relative>&oldid=<oldid>`, or None if there is none."""
+        try:
+            return parse_relative(await self._read(relative_query(oldid, relative)))
+        except WikiAPIError as exc:
+            if exc.code in _NO_RELATIVE:
+                return None
+            raise
+
+    async def later_revisions(self, edit: Edit) -> tuple[Revision | None, list[Revision], bool]:
+        """The edit's parent, the revisions after it oldest first, and whether there are more."""
+        query = later_query(edit.pageid, edit.revision.parentid or edit.revision.revid)
+        return parse_later(await self._read(query), edit.revision.revid)
 
     # -- rollback ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ def parse_revision(raw: JSON) -> Revision:
         size=int(raw.get("size", 0)),
         comment=None if raw.get("commenthidden") else raw.get("comment"),
         tags=tuple(raw.get("tags", ())),
+        sha1=None if raw.get("sha1hidden") else raw.get("sha1"),
     )
 
 

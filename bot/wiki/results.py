@@ -18,6 +18,7 @@ class Revision:
     size: int
     comment: str | None = None
     tags: tuple[str, ...] = ()
+    sha1: str | None = None  # of the content; read only where a revert must be recognised
 
 
 class PreviewProblem(enum.StrEnum):

@@ -828,6 +828,7 @@ class FakeDiscord:
                 "type": 1,
                 "nsfw": False,
                 "options": [],
+                "description": "",  # Discord's answer for context menus, which send none
                 **command,
             }
             if guild_id is not None:

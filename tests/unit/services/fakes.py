@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.wiki.edits import Edit
 from bot.wiki.history import ROLLBACK_TAG
 from bot.wiki.results import (
     PreviewProblem,
@@ -81,6 +83,11 @@ class FakeWiki:
     api_url: str = "https://wiki.example/w/api.php"
     account_name: str = "Rollbot"
     unavailable: str | None = None
+    # "Roll back this edit": the revisions the wiki has, what came after each, diff=next|cur.
+    edit_pages: dict[int, Edit] = field(default_factory=dict)
+    later: dict[int, tuple[Revision | None, list[Revision], bool]] = field(default_factory=dict)
+    relatives: dict[tuple[int, str], int] = field(default_factory=dict)
+    edit_calls: list[list[int]] = field(default_factory=list)
 
     @staticmethod
     def _next(queue: list[object]) -> object:
@@ -128,6 +135,16 @@ class FakeWiki:
             )
         assert found is None or isinstance(found, Revision)
         return Successor(title=title, pageid=pageid or 7, after_revid=revid, revision=found)
+
+    async def edits(self, revids: Sequence[int]) -> dict[int, Edit]:
+        self.edit_calls.append(list(revids))
+        return {revid: self.edit_pages[revid] for revid in revids if revid in self.edit_pages}
+
+    async def relative_revision(self, oldid: int, relative: str) -> int | None:
+        return self.relatives.get((oldid, relative))
+
+    async def later_revisions(self, edit: Edit) -> tuple[Revision | None, list[Revision], bool]:
+        return self.later.get(edit.revision.revid, (None, [], False))
 
     async def ensure_available(self) -> str | None:
         return self.unavailable
