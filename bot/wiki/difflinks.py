@@ -103,15 +103,17 @@ _TRAILING = ".,;:!?*_~'"
 def _urls(text: str) -> Iterable[str]:
     for match in _URL.finditer(text):
         url = match.group(0)
-        # As GitHub's autolinks do: drop closing punctuation, and a ')' the URL did not open
-        # (the end of a Markdown link [x](url)). Titles like Foo_(bar) keep theirs.
-        while url:
-            if url[-1] in _TRAILING:
-                url = url[:-1]
-            elif url[-1] == ")" and url.count(")") > url.count("("):
-                url = url[:-1]
-            else:
-                break
+        if text[: match.start()].endswith("]("):
+            # A Markdown link [x](url): Discord ends it at its ')', whatever the URL holds
+            # (RcGcDw writes a title's ')' as %29 but leaves its '(').
+            closer = url.rfind(")")
+            url = url[:closer] if closer >= 0 else url
+        # As GitHub's autolinks do: drop closing punctuation, and a ')' the URL did not open.
+        # Titles like Foo_(bar) keep theirs.
+        while url and (
+            url[-1] in _TRAILING or (url[-1] == ")" and url.count(")") > url.count("("))
+        ):
+            url = url[:-1]
         yield url
 
 
@@ -130,6 +132,13 @@ class _Shape:
 
     @classmethod
     def of(cls, site: LinkSite) -> _Shape | None:
+        try:
+            return cls._of(site)
+        except ValueError:  # a bad port or IPv6 host in the configured URLs
+            return None
+
+    @classmethod
+    def _of(cls, site: LinkSite) -> _Shape | None:
         api = urlsplit(site.api_url)
         if not api.hostname:
             return None
@@ -166,12 +175,10 @@ class _Shape:
 
 
 def _host_key(parts: Any) -> str:
+    """host[:port], the web's default ports left out; a port that is no number raises ValueError."""
     host = str(parts.hostname or "").lower()
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return f"{host}:{port}" if port else host
+    port = parts.port
+    return f"{host}:{port}" if port not in (None, 80, 443) else host
 
 
 def _desktop_hosts(host: str) -> set[str]:
@@ -194,7 +201,9 @@ _VIEW_ACTIONS = frozenset({"", "view", "historysubmit"})
 
 
 def _revision(value: str | None) -> int | None:
-    if value is None or not value.isascii() or not value.isdigit():
+    # Revision ids are 64-bit at most; a longer run of digits is no revision (and int() of
+    # thousands of digits raises).
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
         return None
     number = int(value)
     return number if number > 0 else None  # oldid=0 is a new page's "no parent"
@@ -284,7 +293,7 @@ def find_edit_links(texts: Iterable[str], sites: Sequence[LinkSite]) -> list[Edi
             for site, shape in shapes:
                 try:
                     link = _read(url, site, shape)
-                except ValueError:  # urlsplit refuses e.g. a broken IPv6 host
+                except ValueError:  # a broken IPv6 host or port
                     link = None
                 if link is None:
                     continue

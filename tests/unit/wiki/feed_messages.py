@@ -240,7 +240,7 @@ WIKIBOT_RC_HIDDEN_USER = _message(
 
 
 def _wikibot_diff(
-    message_id: int, title: str, path: str, diff: int, oldid: int, editor: str
+    message_id: int, *, title: str, path: str, diff: int, oldid: int, editor: str
 ) -> dict[str, Any]:
     link = f"{WIKI}/wiki/{path}?diff={diff}&oldid={oldid}"
     embed = {
@@ -264,17 +264,24 @@ def _wikibot_diff(
 
 
 WIKIBOT_DIFF_EDIT = _wikibot_diff(
-    10, "Main Page", "Main_Page", 2001, 1999, f"[Vandal99](<{WIKI}/wiki/User:Vandal99>)"
+    10,
+    title="Main Page",
+    path="Main_Page",
+    diff=2001,
+    oldid=1999,
+    editor=f"[Vandal99](<{WIKI}/wiki/User:Vandal99>)",
 )
 WIKIBOT_DIFF_NEW = _wikibot_diff(
     11,
-    "User:Vandal99/Sandbox",
-    "User:Vandal99/Sandbox",
-    2002,
-    0,
-    f"[Vandal99](<{WIKI}/wiki/User:Vandal99>)",
+    title="User:Vandal99/Sandbox",
+    path="User:Vandal99/Sandbox",
+    diff=2002,
+    oldid=0,
+    editor=f"[Vandal99](<{WIKI}/wiki/User:Vandal99>)",
 )
-WIKIBOT_DIFF_HIDDEN_USER = _wikibot_diff(12, "Main Page", "Main_Page", 2003, 2001, "*hidden*")
+WIKIBOT_DIFF_HIDDEN_USER = _wikibot_diff(
+    12, title="Main Page", path="Main_Page", diff=2003, oldid=2001, editor="*hidden*"
+)
 
 # Members -----------------------------------------------------------------------------------------
 
