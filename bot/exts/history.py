@@ -276,7 +276,7 @@ class HistoryCog(
                 until=until,
             )
         except FilterError as exc:
-            await send_ephemeral(interaction, str(exc))
+            await send_ephemeral(interaction, _echo_safe(exc))
             return None
 
     # ---- /rollback-log search --------------------------------------------------------------------
@@ -408,10 +408,16 @@ class HistoryCog(
             try:
                 start = parse_when(since, now=self.history.now(), bound=bound)
             except FilterError as exc:
-                await send_ephemeral(interaction, str(exc))
+                await send_ephemeral(interaction, _echo_safe(exc))
                 return
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await self.history.stats(interaction.guild_id or 0, since=start)
         await interaction.edit_original_response(
             embed=stats_embed(stats, self.links, since=start), allowed_mentions=NO_MENTIONS
         )
+
+
+def _echo_safe(error: FilterError) -> str:
+    """The message, which quotes what the member typed, with `@everyone`, `@here` and mentions
+    in it defused (AllowedMentions.none() already stops the ping; this stops the look)."""
+    return discord.utils.escape_mentions(str(error))

@@ -1,1 +1,1 @@
-"""Property / fuzz tests of the real Discord dispatch (hypothesis over `tests/discord/harness.py`)."""
+"""Property / fuzz tests of the real Discord dispatch (hypothesis over the harness)."""

@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
+import hypothesis
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 
@@ -38,32 +39,50 @@ from bot.db.models import RollbackStatus
 from tests.discord.harness import (
     CONFIRM_TIMEOUT,
     HELPER_ROLE_ID,
+    JSON,
     MOD,
     MOD_ROLE_ID,
-    NOBODY,
     OTHER_MOD,
-    JSON,
     Person,
     button_custom_ids,
     cancel_id,
     confirm_id,
 )
-from tests.fuzz.strategies import Case, RollbackCase, SearchCase, cases, poisoned
-from tests.fuzz.world import Checker, FuzzHarness, fuzz_world
+from tests.fuzz.strategies import (
+    NAME_FIELDS,
+    Case,
+    RollbackCase,
+    SearchCase,
+    cases,
+    poisoned,
+)
+from tests.fuzz.world import (
+    KNOWN_ISSUE_TALLY,
+    TALLY,
+    Checker,
+    FuzzHarness,
+    Tally,
+    WikiScript,
+    fuzz_world,
+)
 
 _SCALE = int(os.environ.get("ROLLBOT_FUZZ_EXAMPLES", "0") or 0)
-# Default sizes keep the whole file near 60 s on the 2-core CI machine (measured: see README).
-MAIN_EXAMPLES = _SCALE or 150
-POISON_EXAMPLES = max(_SCALE // 4, 1) if _SCALE else 40
+# The defaults keep this file under a minute on a busy 2-core machine (~60 ms a case on
+# SQLite, less on PostgreSQL); ROLLBOT_FUZZ_EXAMPLES=N runs N main cases on SQLite, N / 3 on
+# PostgreSQL and N / 4 poisoned ones on each.
+MAIN_EXAMPLES = _SCALE or 250
+POISON_EXAMPLES = _SCALE // 4 or 50
+KNOWN_ISSUE_EXAMPLES = 10
 
 
-def _settings(examples: int) -> settings:
+def _settings(examples: int, *, shrink: bool = True) -> settings:
     return settings(
         max_examples=examples,
         derandomize=True,  # the same cases on every run and machine
         database=None,  # nothing written to .hypothesis/
         deadline=None,
         print_blob=True,
+        phases=tuple(Phase) if shrink else (Phase.explicit, Phase.generate),
         suppress_health_check=[
             HealthCheck.too_slow,
             HealthCheck.data_too_large,
@@ -87,23 +106,30 @@ def _fuzz(
     tmp_path: Path,
     strategy: st.SearchStrategy[Case],
     examples: int,
-    drive: Callable[[FuzzHarness, Case], Coroutine[Any, Any, list[str]]],
+    *,
+    explicit: Sequence[Case] = (),
+    tally: Tally = TALLY,
+    shrink: bool = True,
 ) -> None:
-    """Run `drive` for each generated case on one bot, failing on the first broken property."""
+    """Run `drive_case` for each generated (and each `explicit`) case on one bot, failing on
+    the first broken property."""
     with asyncio.Runner() as runner:
         world = fuzz_world(backend, tmp_path)
         h = runner.run(world.__aenter__())
         try:
 
-            @_settings(examples)
-            @given(case=strategy)
             def example(case: Case) -> None:
-                problems = runner.run(drive(h, case))
+                problems = runner.run(drive_case(h, case, tally))
                 assert not problems, "\n".join(problems)
 
-            example()
+            for case in explicit:
+                example = hypothesis.example(case=case)(example)
+            _settings(examples, shrink=shrink)(given(case=strategy)(example))()
             runner.run(h.settle())
             h.check_invariants()
+            # Rows a later case changed (sweeps re-check earlier failures) are read once more.
+            leaks = runner.run(Checker(h, tally).secrets_in_tables())
+            assert not leaks, leaks
         finally:
             runner.run(world.__aexit__(None, None, None))
 
@@ -138,13 +164,13 @@ async def run_rollback(h: FuzzHarness, case: RollbackCase) -> None:
         current = h.discord.message(message_id)
         # A click on the live prompt, or (once it has ended) on the copy a stale client shows.
         target = current if button_custom_ids(current.get("components", [])) else first
-        await _act(h, action, person, request_id, target, first)
+        await _act(h, action, person=person, request_id=request_id, target=target, first=first)
     if (await h.row(request_id)).status == RollbackStatus.PENDING:
         await _expire(h)
 
 
 async def _act(
-    h: FuzzHarness, action: str, person: Person, request_id: int, target: JSON, first: JSON
+    h: FuzzHarness, action: str, *, person: Person, request_id: int, target: JSON, first: JSON
 ) -> None:
     confirm = confirm_id(request_id)
     if action == "confirm":
@@ -181,7 +207,9 @@ async def run_review(h: FuzzHarness, case: Case, first_row_id: int) -> None:
     search: SearchCase = case.search
     reader = _person(MOD, "Reader", search.reader_authorized)
     user, page = (
-        (case.rollback.user, case.rollback.page) if search.reuse_case else (search.user, search.page)
+        (case.rollback.user, case.rollback.page)
+        if search.reuse_case
+        else (search.user, search.page)
     )
     filters = {
         "user": user,
@@ -204,8 +232,8 @@ async def run_review(h: FuzzHarness, case: Case, first_row_id: int) -> None:
         await h.run(reader, "rollback-log export", **filters)
 
 
-async def drive_case(h: FuzzHarness, case: Case) -> list[str]:
-    checker = Checker(h)
+async def drive_case(h: FuzzHarness, case: Case, tally: Tally = TALLY) -> list[str]:
+    checker = Checker(h, tally)
     window = await checker.begin()
     await run_rollback(h, case.rollback)
     problems = await checker.check(window, kind="rollback")
@@ -217,13 +245,75 @@ async def drive_case(h: FuzzHarness, case: Case) -> list[str]:
 
 # ---- the tests -----------------------------------------------------------------------------
 
+_QUIET = SearchCase(
+    reader_authorized=True,
+    reuse_case=True,
+    user=None,
+    page=None,
+    status=None,
+    since=None,
+    until=None,
+    next_page=True,
+    export=True,
+)
+# Cases that always run, before the generated ones.
+EXPLICIT = (
+    # The longest of everything on the success path: the preview, the result, the log post,
+    # search, show and export all render it (escaping doubles each `*`).
+    Case(
+        RollbackCase(
+            moderator_name="@everyone **" + "ж" * 20,
+            authorized=True,
+            page="Ǆ" * 127,  # 254 bytes: as long as MediaWiki allows
+            user="ж" * 255,
+            summary="*" * 1000,
+            markbot=True,
+            wiki=WikiScript(edits=600, capped=True, restored_user="@here " + "ж" * 249),
+            actions=("confirm",),
+        ),
+        _QUIET,
+    ),
+    # A search option the bot cannot read is quoted back to the member: defused.
+    Case(
+        RollbackCase(
+            moderator_name="Mod",
+            authorized=True,
+            page="Main Page",
+            user="Vandal",
+            summary=None,
+            markbot=False,
+            wiki=WikiScript(),
+            actions=("cancel",),
+        ),
+        replace(_QUIET, reuse_case=False, until="@everyone", user="@here>"),
+    ),
+)
+
 
 def test_hostile_input_through_the_real_dispatch(backend: str, tmp_path: Path) -> None:
     examples = MAIN_EXAMPLES if backend == "sqlite" else max(MAIN_EXAMPLES // 3, 1)
-    _fuzz(backend, tmp_path, cases(), examples, drive_case)
+    _fuzz(backend, tmp_path, cases(), examples, explicit=EXPLICIT)
 
 
 def test_nul_and_lone_surrogates_get_one_polite_answer(backend: str, tmp_path: Path) -> None:
-    """NUL and lone surrogates (which JSON carries but databases refuse): each interaction is
-    still answered once, ephemerally, with nothing unhandled, and every property above holds."""
-    _fuzz(backend, tmp_path, poisoned(), POISON_EXAMPLES, drive_case)
+    """NUL and lone surrogates in what a member types (JSON carries them, the databases refuse
+    them): each interaction is still answered once, ephemerally, with nothing unhandled, and
+    every other property holds."""
+    _fuzz(backend, tmp_path, poisoned(), POISON_EXAMPLES)
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="the interaction gate checks typed options only; a display name with NUL or a lone "
+    "surrogate reaches the INSERT of requester_name and the tree's on_error (reported to the lead)",
+)
+def test_nul_and_lone_surrogates_in_a_display_name(backend: str, tmp_path: Path) -> None:
+    """Discord says who the member is; their display name is stored as `requester_name`."""
+    _fuzz(
+        backend,
+        tmp_path,
+        poisoned(NAME_FIELDS),
+        KNOWN_ISSUE_EXAMPLES,
+        tally=KNOWN_ISSUE_TALLY,  # kept out of the closing note's counts
+        shrink=False,  # the first failing case is small enough; shrinking it took 90 s
+    )

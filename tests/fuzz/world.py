@@ -26,13 +26,13 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
 from pydantic import SecretStr
-from sqlalchemy import select, text
+from sqlalchemy import Table, func, select, text
 from sqlmodel import SQLModel
 
 from bot.db.engine import create_session_factory
@@ -42,21 +42,23 @@ from bot.logging_setup import RedactingFilter
 from bot.services.guild_settings import GuildDefaults, GuildSettingsService
 from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
+from bot.services.settlement import Settlement
 from bot.ui.csv_export import DANGEROUS_PREFIXES
 from bot.wiki.client import WikiClient
 from bot.wiki.errors import InvalidTitleError, WikiTransportError, error_for
+from bot.wiki.history import ROLLBACK_TAG
 from bot.wiki.names import capitalized_title
-from bot.wiki.results import PreviewProblem, Revision, RollbackPreview, RollbackResult
+from bot.wiki.results import PreviewProblem, Revision, RollbackPreview, RollbackResult, Successor
 from tests.conftest import migrated_engine, postgres_base_url, scratch_postgres_database, sqlite_url
 from tests.discord.harness import (
     _API_BASE,
-    CHANNEL_MESSAGE,
     CHANNEL_ID,
+    CHANNEL_MESSAGE,
     CONFIRM_TIMEOUT,
     DEFERRED_CHANNEL_MESSAGE,
-    EPHEMERAL,
     GUILD_ID,
     HELPER_ROLE_ID,
+    JSON,
     LOG_CHANNEL_ID,
     MOD,
     MOD_ROLE_ID,
@@ -65,10 +67,10 @@ from tests.discord.harness import (
     OTHER_MOD,
     TOKEN,
     UPDATE_MESSAGE,
-    JSON,
     FakeDiscord,
     FakeResponse,
     SentRequest,
+    _no_sleep,
     text_channel_payload,
 )
 from tests.discord.test_history_commands import ReviewHarness, UploadingDiscord
@@ -190,8 +192,14 @@ class StrictDiscord(UploadingDiscord):
         name = str(sent.get("filename"))
         size = next((len(data) for n, data in reversed(self.uploads) if n == name), 0)
         url = f"https://cdn.discordapp.com/attachments/{CHANNEL_ID}/{self.snowflake()}/{name}"
-        return {"id": str(self.snowflake()), "filename": name, "size": size, "url": url,
-                "proxy_url": url, "content_type": "text/csv; charset=utf-8"}
+        return {
+            "id": str(self.snowflake()),
+            "filename": name,
+            "size": size,
+            "url": url,
+            "proxy_url": url,
+            "content_type": "text/csv; charset=utf-8",
+        }
 
 
 def _message_fields(method: str, path: str, body: Any) -> Mapping[str, Any]:
@@ -213,6 +221,7 @@ ROLLBACK_KINDS = (
     "transport",
     "ambiguous-found",
     "ambiguous-none",
+    "ambiguous-superseded",
     "ambiguous-unverified",
     "crash",
 )
@@ -240,12 +249,9 @@ class WikiCrashError(RuntimeError):
 
 def _crash() -> WikiCrashError:
     # The way a careless client would carry a secret: in the cause of a chained exception.
-    try:
-        raise ConnectionError(f"POST {API_URL} action=login lgpassword={PASSWORD}")
-    except ConnectionError as inner:
-        error = WikiCrashError("unexpected answer while logging in")
-        error.__cause__ = inner
-        return error
+    error = WikiCrashError("unexpected answer while logging in")
+    error.__cause__ = ConnectionError(f"POST {API_URL} action=login lgpassword={PASSWORD}")
+    return error
 
 
 _ILLEGAL_IN_TITLE = re.compile(r"[#<>\[\]|{}\x00-\x1f\x7f]")
@@ -350,16 +356,28 @@ class FuzzWiki(FakeWiki):
             last_revid=top - self.script.edits,
         )
 
-    async def find_rollback(
-        self, title: str, user: str, *, since: datetime
-    ) -> RollbackResult | None:
-        self.find_calls.append((title, user, since))
+    async def revision_after(
+        self, title: str, revid: int, *, pageid: int | None = None
+    ) -> Successor:
+        """What settlement reads after a lost answer: the bot's rollback, someone else's edit,
+        nothing yet, or an unreadable history, as the script says."""
+        self.find_calls.append((title, revid))
         kind = self.script.rollback
         if kind == "ambiguous-unverified":
             raise WikiTransportError("read timeout", ambiguous=True, timed_out=True)
-        if kind == "ambiguous-found":
-            return self._result(title, "Reverted edits (found in the history)")
-        return None
+        revision = None
+        if kind in ("ambiguous-found", "ambiguous-superseded"):
+            ours = kind == "ambiguous-found"
+            revision = Revision(
+                revid=revid + 1,
+                parentid=revid,
+                user=self.account_name if ours else self.script.top_user,
+                timestamp=T0 + timedelta(hours=1),
+                size=900,
+                comment="Reverted edits (found in the history)",
+                tags=(ROLLBACK_TAG,) if ours else (),
+            )
+        return Successor(title=title, pageid=pageid or 7, after_revid=revid, revision=revision)
 
     async def default_rollback_summary(self) -> str:
         if self.script.default_summary_fails:
@@ -388,7 +406,13 @@ class FuzzHarness(ReviewHarness):
             ),
         )
         service = RollbackService(
-            wiki=wiki, sessions=sessions, roles=settings, confirm_timeout=CONFIRM_TIMEOUT, clock=clock
+            wiki=wiki,
+            sessions=sessions,
+            roles=settings,
+            confirm_timeout=CONFIRM_TIMEOUT,
+            clock=clock,
+            # Settlement's re-check pauses (7.5 s after a lost answer) are not waited for.
+            settlement=Settlement(wiki=wiki, sessions=sessions, sleep=_no_sleep),
         )
         api = StrictDiscord(
             wiki_calls=lambda: (
@@ -397,6 +421,7 @@ class FuzzHarness(ReviewHarness):
         )
         api.add_channel(text_channel_payload(CHANNEL_ID, "moderators", 0))
         api.add_channel(text_channel_payload(LOG_CHANNEL_ID, "rollback-log", 1))
+        history = HistoryService(sessions=sessions, clock=clock)
         # Production passes its WikiClient as the link builder; this one is never opened.
         links = WikiClient(
             api_url=API_URL,
@@ -409,16 +434,25 @@ class FuzzHarness(ReviewHarness):
             links=links,
             guild_ids=[GUILD_ID],
             guild_settings=settings,
-            history=HistoryService(sessions=sessions, clock=clock),
+            history=history,
             sweep_seconds=3600,  # the cases run the sweep themselves
         )
-        h = cls(bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions)
+        h = cls(
+            bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions
+        )
         h.settings = settings
-        h.view_timers = set()
+        h.history = history
         h.links = links
         await h._login()
         await h.connect()
         return h
+
+    async def settle(self, within: float | None = None) -> None:
+        await super().settle(within)
+        # Finished tasks are checked (their errors are in `task_errors`); forgetting them keeps
+        # each settle proportional to one case, not to the whole run.
+        self._tasks = {task for task in self._tasks if not task.done()}
+        self._baseline = {task for task in self._baseline if not task.done()}
 
     async def close(self) -> None:
         try:
@@ -526,14 +560,16 @@ class _Installed:
 
 # Mention syntax Discord renders: `@everyone` / `@here`, users, roles, channels. A match counts
 # only when not backslash-escaped (an even run of backslashes escapes itself).
-_MENTION = re.compile(r"(?P<slashes>\\*)(?:@(?P<mass>everyone|here)|<(?P<kind>@!?|@&|#)(?P<id>\d+)>)")
+_MENTION = re.compile(
+    r"(?P<slashes>\\*)(?:@(?P<mass>everyone|here)|<(?P<kind>@!?|@&|#)(?P<id>\d+)>)"
+)
 # The line the service logs for a wiki-client bug (its text, since redaction rewrites `msg`).
 _CRASH_LOG = re.compile(r"request \d+ crashed")
 
 
-def live_mentions(text: str) -> list[str]:
-    """Mention syntax in `text` that Discord would render as a mention of someone the bot did
-    not mean to name (anything but the ids of this guild's own people, roles and channels)."""
+def rendered_mentions(text: str) -> list[str]:
+    """Mention syntax Discord would render in `text` for someone the bot did not mean to name
+    (anything but this guild's own members, roles and channels)."""
     found = []
     for match in _MENTION.finditer(text):
         if len(match["slashes"]) % 2:
@@ -541,6 +577,16 @@ def live_mentions(text: str) -> list[str]:
         if match["mass"] or int(match["id"]) not in KNOWN_IDS:
             found.append(match[0].lstrip("\\"))
     return found
+
+
+def pinging_mentions(text: str) -> list[str]:
+    """The rendered mentions that could notify someone were `allowed_mentions` ever to allow
+    it: `@everyone`, `@here`, and users or roles by a real snowflake (17-20 digits)."""
+    return [
+        found
+        for found in rendered_mentions(text)
+        if not found.startswith("<#") and not re.fullmatch(r"<@[!&]?\d{1,16}>", found)
+    ]
 
 
 def _embed_strings(embed: Mapping[str, Any]) -> Iterable[str]:
@@ -586,6 +632,8 @@ class Tally:
 
 
 TALLY = Tally()
+# Cases of a known, reported issue (an xfail test): counted apart from the closing note.
+KNOWN_ISSUE_TALLY = Tally()
 
 
 @dataclass
@@ -602,7 +650,11 @@ class Window:
     log_lines: int
     redacted: int
     uploads: int
-    first_row_id: int
+    first_ids: dict[str, int]  # per table with an `id` key: the first id this case may add
+
+    @property
+    def first_row_id(self) -> int:
+        return self.first_ids[RollbackRequest.__tablename__]
 
 
 class Checker:
@@ -614,8 +666,11 @@ class Checker:
 
     async def begin(self) -> Window:
         h = self.h
+        first_ids: dict[str, int] = {}
         async with h.sessions() as session:
-            last = await session.scalar(text("SELECT max(id) FROM rollback_request"))
+            for table in _tables_with_ids():
+                last = await session.scalar(select(func.max(table.c.id)))
+                first_ids[table.name] = (last or 0) + 1
         return Window(
             requests=len(h.discord.requests),
             dispatched=len(h.dispatched),
@@ -627,7 +682,7 @@ class Checker:
             log_lines=h.log_watch.lines,
             redacted=h.log_watch.redacted,
             uploads=len(h.uploads),
-            first_row_id=(last or 0) + 1,
+            first_ids=first_ids,
         )
 
     async def check(self, window: Window, *, kind: str) -> list[str]:
@@ -650,25 +705,26 @@ class Checker:
     def _answers(self, window: Window) -> list[str]:
         """Each interaction answered exactly once, and only to the member (ephemeral)."""
         h, problems = self.h, []
+        by_token: dict[str | None, list[SentRequest]] = {}
+        for request in h.discord.requests[window.requests :]:
+            by_token.setdefault(request.token, []).append(request)
         for dispatched in h.dispatched[window.dispatched :]:
             self.tally.interactions += 1
-            callbacks = [r for r in dispatched.callbacks if r.status < 300]
+            sent = by_token.get(dispatched.token, [])
+            callbacks = [r for r in sent if r.is_callback and r.status < 300]
             if len(callbacks) != 1:
                 self.tally.unanswered += 1
                 problems.append(
                     f"interaction {dispatched.payload['data']} answered {len(callbacks)} times: "
-                    f"{[str(r) for r in dispatched.requests]}"
+                    f"{[str(r) for r in sent]}"
                 )
                 continue
-            callback = callbacks[0]
-            public = (
-                callback.callback_type in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE)
-                and not callback.ephemeral
+            (callback,) = callbacks
+            followups = [r for r in sent if r.method == "POST" and not r.is_callback]
+            public = callback.callback_type in (CHANNEL_MESSAGE, DEFERRED_CHANNEL_MESSAGE) and (
+                not callback.ephemeral
             )
-            public = public or any(
-                not r.ephemeral for r in dispatched.followups if r.status < 300
-            )
-            if public:
+            if public or any(not r.ephemeral for r in followups if r.status < 300):
                 self.tally.unanswered += 1
                 problems.append(f"a public answer to {dispatched.payload['data']}")
         return problems
@@ -685,15 +741,15 @@ class Checker:
             if request.carries_message and request.allowed_mentions != NO_MENTIONS_PAYLOAD:
                 self.tally.pings += 1
                 problems.append(f"{request}: allowed_mentions={request.allowed_mentions!r}")
-            content = request.content or ""
-            if live_mentions(content):
+            content = pinging_mentions(request.content or "")
+            if content:
                 self.tally.pings += 1
-                problems.append(f"{request}: mention in content: {live_mentions(content)}")
+                problems.append(f"{request}: unescaped in content: {content}")
             for embed in request.embeds:
                 for value in _embed_strings(embed):
-                    if live_mentions(value):
+                    if rendered_mentions(value):
                         self.tally.unescaped += 1
-                        problems.append(f"{request}: unescaped mention {live_mentions(value)}")
+                        problems.append(f"{request}: in an embed: {rendered_mentions(value)}")
             body = json.dumps([request.json, request.params], ensure_ascii=False, default=str)
             if any(secret in body for secret in SECRETS):
                 self.tally.leaks += 1
@@ -742,20 +798,10 @@ class Checker:
         return errors
 
     async def _database(self, window: Window) -> list[str]:
-        """No secret in any column of any table; no row of this case left open; and the rows
-        of this case by outcome, for the closing note."""
-        problems: list[str] = []
+        """No secret in any column of the rows this case added (every row of tables without an
+        `id`); no row of this case left open; and this case's outcomes, for the closing note."""
+        problems = await self.secrets_in_tables(window.first_ids)
         async with self.h.sessions() as session:
-            for table in SQLModel.metadata.sorted_tables:
-                query = select(table)
-                if table.name == RollbackRequest.__tablename__:
-                    query = query.where(table.c.id >= window.first_row_id)
-                for row in (await session.execute(query)).all():
-                    for column, value in zip(table.columns, row, strict=True):
-                        self.tally.db_cells += 1
-                        if value is not None and any(s in str(value) for s in SECRETS):
-                            self.tally.leaks += 1
-                            problems.append(f"secret in {table.name}.{column.name}")
             rows = (
                 await session.execute(
                     select(RollbackRequest).where(
@@ -765,9 +811,8 @@ class Checker:
             ).scalars()
             for row in rows:
                 status = RollbackStatus(row.status)
-                self.tally.outcomes[
-                    f"{status.value}/{row.error_code}" if row.error_code else status.value
-                ] += 1
+                outcome = f"{status.value}/{row.error_code}" if row.error_code else status.value
+                self.tally.outcomes[outcome] += 1
                 if not status.is_terminal:
                     self.tally.left_open += 1
                     problems.append(f"request #{row.id} left {status.value}")
@@ -775,5 +820,26 @@ class Checker:
                 text("SELECT count(*) FROM rollback_request WHERE status IN ('pending','running')")
             )
         if open_anywhere:
+            self.tally.left_open += 1
             problems.append(f"{open_anywhere} rows pending or running after the case")
         return problems
+
+    async def secrets_in_tables(self, first_ids: Mapping[str, int] | None = None) -> list[str]:
+        """Every column of every table (from `first_ids[table]` on, where given) as text."""
+        problems: list[str] = []
+        async with self.h.sessions() as session:
+            for table in SQLModel.metadata.sorted_tables:
+                query = select(table)
+                if first_ids and table.name in first_ids:
+                    query = query.where(table.c.id >= first_ids[table.name])
+                for row in (await session.execute(query)).all():
+                    for column, value in zip(table.columns, row, strict=True):
+                        self.tally.db_cells += 1
+                        if value is not None and any(s in str(value) for s in SECRETS):
+                            self.tally.leaks += 1
+                            problems.append(f"secret in {table.name}.{column.name}")
+        return problems
+
+
+def _tables_with_ids() -> list[Table]:
+    return [t for t in SQLModel.metadata.sorted_tables if "id" in t.c and t.c.id.primary_key]
