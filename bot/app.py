@@ -96,6 +96,7 @@ async def main(settings: Settings) -> None:
             )
             bot = RollBot(
                 service=service,
+                sessions=sessions,
                 links=wiki,
                 guild_ids=settings.discord_guild_ids,
                 guild_settings=guild_settings,

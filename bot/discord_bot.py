@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Self
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 from discord.state import ConnectionState
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.db.models import RollbackRequest, RollbackStatus
-from bot.exts.audit_log import FixedLogChannel, LogChannels, LogPoster
+from bot.db.models import RollbackRequest, RollbackStatus, utcnow
+from bot.exts.audit_log import AuditLogCog, FixedLogChannel, LogChannels, LogPoster
 from bot.exts.guild_config import GuildConfigCog
 from bot.exts.history import DEFAULT_EXPORT_MAX_BYTES, HistoryCog
 from bot.exts.rollback import RollbackCog
@@ -72,6 +75,7 @@ class RollBot(commands.Bot):
         self,
         *,
         service: RollbackService,
+        sessions: async_sessionmaker[AsyncSession],
         links: WikiLinks,
         guild_ids: list[int],
         log_channel_id: int | None = None,
@@ -79,12 +83,15 @@ class RollBot(commands.Bot):
         history: HistoryService | None = None,
         export_max_bytes: int = DEFAULT_EXPORT_MAX_BYTES,
         sweep_seconds: float = 5.0,
+        log_sweep_seconds: float = 5.0,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """`guild_ids`: the servers rollbot serves (DISCORD_GUILD_IDS, at least one); it
         refuses every interaction from elsewhere and leaves other servers.
 
         `guild_settings` (per-guild log channel and roles) replaces `log_channel_id`; with
-        `history` as well, `/rollback-log` and `/rollbot-config` are added."""
+        `history` as well, `/rollback-log` and `/rollbot-config` are added. `sessions` hold the
+        log outbox, delivered every `log_sweep_seconds`."""
         # Before super().__init__: it calls `_get_state`, which installs the gate.
         self.gate = InteractionGate(guild_ids)
         intents = discord.Intents.none()
@@ -105,11 +112,18 @@ class RollBot(commands.Bot):
         channels: LogChannels = (
             guild_settings if guild_settings is not None else FixedLogChannel(log_channel_id)
         )
-        self.log_poster = LogPoster(self, service=service, links=links, channels=channels)
+        self.log_poster = LogPoster(
+            self, sessions=sessions, links=links, channels=channels, clock=clock
+        )
         self._sweep_seconds = sweep_seconds
+        self._log_sweep_seconds = log_sweep_seconds
         self._background: set[asyncio.Task[None]] = set()
 
     async def setup_hook(self) -> None:
+        # Delivers what the last run left in the log outbox as soon as the bot is ready.
+        await self.add_cog(
+            AuditLogCog(self, poster=self.log_poster, interval=self._log_sweep_seconds)
+        )
         cog = RollbackCog(
             self,
             service=self.service,

@@ -9,6 +9,11 @@ Building a wiki (``install.php``, accounts, BotPasswords) takes about a second a
 done once into a *template*; a fresh wiki is a copy of the template plus a ``php -S`` on
 127.0.0.1 (a fraction of a second).
 
+Several wikis can run side by side, each with a *name*: ``default`` (the site "DevWiki") and any
+other, say ``second`` ("DevWiki second"). The accounts are the same on all of them but every
+password differs (:func:`wiki_variant`), so a credential used on the wrong wiki fails to log in.
+Each name has its own template and directory.
+
 Command line (``scripts/dev-wiki.sh`` wraps ``uv run python scripts/devwiki.py``)::
 
     scripts/dev-wiki.sh up [--port 8080] [--fresh]  start (or resume) .devwiki/wiki, print .env
@@ -18,9 +23,12 @@ Command line (``scripts/dev-wiki.sh`` wraps ``uv run python scripts/devwiki.py``
     scripts/dev-wiki.sh ratelimit N|off              rollbacks: N per 60 s per user, or no limit
     scripts/dev-wiki.sh down                         stop the server (the wiki's data stays)
 
+Every command takes ``--name NAME``: ``up --name second`` starts .devwiki-second/wiki on port
+8081 (or ``--port``) and prints ``WIKI_SECOND_*`` lines, for rollbot's ``WIKIS=second``.
+
 Python (tests)::
 
-    template = build_template(tmp / "template")
+    template = build_template(tmp / "template")    # name="second" for the second wiki
     wiki = template.start(tmp / "wiki-1")          # a free port is picked
     page = wiki.make_vandalised_page("Sandbox", "Good text.", vandal_edits=2)
     wiki.stop()
@@ -30,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -110,13 +119,6 @@ class BotLogin:
         return self.username.split("@", 1)[1]
 
 
-ADMIN = Account("Admin", "devwiki-Admin-password", ("sysop", "bureaucrat"))
-ROLLBOT = Account("Rollbot", "devwiki-Rollbot-password", ("bot", "rollbacker"))
-EDITOR = Account("Editor", "devwiki-Editor-password")
-VANDAL = Account("Vandal", "devwiki-Vandal-password")
-NORIGHTS = Account("Norights", "devwiki-Norights-password")
-ACCOUNTS = (ADMIN, ROLLBOT, EDITOR, VANDAL, NORIGHTS)
-
 _ROLLBOT_GRANTS = ("basic", "editpage", "createeditmovepage", "rollback", "highvolume")
 _EDIT_GRANTS = ("basic", "editpage", "createeditmovepage")
 # Every grant MediaWiki 1.39 knows (`createBotPassword.php --showgrants`).
@@ -128,46 +130,147 @@ ALL_GRANTS = (
     "viewdeleted", "viewmywatchlist", "viewrestrictedlogs",
 )  # fmt: skip
 
+DEFAULT_NAME = "default"
+# The same form as rollbot's wiki keys (WIKIS): a name is also an env prefix, WIKI_<NAME>_.
+_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
-def _bot_password(slug: str) -> str:
-    """A fixed BotPassword (throwaway wiki). For ``action=login`` to treat a password as a
-    BotPassword it must match ``^[0-9a-w]{32,}$`` -- only digits and the letters a to w!
-    ``createBotPassword.php`` accepts any 32 characters, but then login falls back to the main
-    password and fails with a plain "Incorrect username or password".
+
+def _bot_password(slug: str, name: str = DEFAULT_NAME) -> str:
+    """A fixed BotPassword (throwaway wiki), different on every named wiki. For ``action=login``
+    to treat a password as a BotPassword it must match ``^[0-9a-w]{32,}$`` -- only digits and
+    the letters a to w! ``createBotPassword.php`` accepts any 32 characters, but then login
+    falls back to the main password and fails with a plain "Incorrect username or password".
     """
-    password = slug + "0" * (32 - len(slug))
+    # Hex digits are all in [0-9a-w]; a name itself may hold x, y, z or '-'.
+    tail = "" if name == DEFAULT_NAME else hashlib.sha256(name.encode()).hexdigest()[:12]
+    password = (slug + tail).ljust(32, "0")
     if not re.fullmatch(r"[0-9a-w]{32,}", password):
         raise ValueError(f"unusable BotPassword {password!r}")
     return password
 
 
-ROLLBOT_LOGIN = BotLogin("Rollbot@rollbot", _bot_password("rollbotrollbot"), _ROLLBOT_GRANTS)
-NOROLLBACK_LOGIN = BotLogin(
-    "Rollbot@norollback",
-    _bot_password("rollbotnorollback"),
-    tuple(g for g in _ROLLBOT_GRANTS if g != "rollback"),
-)
-# markbot=1 needs the `markbotedits` or the `bot` right (RollbackPage::markAsBot); Rollbot has
-# `bot` through its group, but the `highvolume` grant is what carries both into a BotPassword
-# session. Without it MediaWiki silently ignores markbot=1: the rollback succeeds, unflagged.
-NOBOT_LOGIN = BotLogin(
-    "Rollbot@nobot",
-    _bot_password("rollbotnobot"),
-    tuple(g for g in _ROLLBOT_GRANTS if g != "highvolume"),
-)
-# Norights has every grant but not the `rollback` right itself: still `permissiondenied`.
-NORIGHTS_LOGIN = BotLogin("Norights@all", _bot_password("norightsall"), ALL_GRANTS)
-EDITOR_LOGIN = BotLogin("Editor@seed", _bot_password("editorseed"), _EDIT_GRANTS)
-VANDAL_LOGIN = BotLogin("Vandal@seed", _bot_password("vandalseed"), _EDIT_GRANTS)
-BOT_LOGINS = (
-    ROLLBOT_LOGIN,
-    NOROLLBACK_LOGIN,
-    NOBOT_LOGIN,
-    NORIGHTS_LOGIN,
-    EDITOR_LOGIN,
-    VANDAL_LOGIN,
-)
-_SEED_LOGINS = {EDITOR.name: EDITOR_LOGIN, VANDAL.name: VANDAL_LOGIN}
+@dataclass(frozen=True)
+class WikiVariant:
+    """What sets one dev wiki apart from another served beside it.
+
+    Account and BotPassword names are the same on every wiki; their passwords are not, so a
+    credential used on the wrong wiki fails to log in. ``db_name`` also prefixes MediaWiki's
+    cookie names: wikis on one host but different ports share a cookie jar (cookies ignore
+    ports), so equal names would let one wiki's session cookie overwrite the other's.
+    """
+
+    name: str
+    site_name: str
+    db_name: str
+    admin: Account
+    rollbot: Account
+    editor: Account
+    vandal: Account
+    norights: Account
+    rollbot_login: BotLogin
+    # Rollbot without the rollback grant: permissiondenied.
+    norollback_login: BotLogin
+    # markbot=1 needs the `markbotedits` or the `bot` right (RollbackPage::markAsBot); Rollbot
+    # has `bot` through its group, but the `highvolume` grant is what carries both into a
+    # BotPassword session. Without it MediaWiki silently ignores markbot=1: the rollback
+    # succeeds, unflagged.
+    nobot_login: BotLogin
+    # Norights has every grant but not the `rollback` right itself: still `permissiondenied`.
+    norights_login: BotLogin
+    editor_login: BotLogin
+    vandal_login: BotLogin
+
+    @property
+    def accounts(self) -> tuple[Account, ...]:
+        return (self.admin, self.rollbot, self.editor, self.vandal, self.norights)
+
+    @property
+    def bot_logins(self) -> tuple[BotLogin, ...]:
+        return (
+            self.rollbot_login,
+            self.norollback_login,
+            self.nobot_login,
+            self.norights_login,
+            self.editor_login,
+            self.vandal_login,
+        )
+
+    @property
+    def seed_logins(self) -> dict[str, BotLogin]:
+        """Who ``RunningWiki.edit`` can edit as: account name -> BotPassword."""
+        return {self.editor.name: self.editor_login, self.vandal.name: self.vandal_login}
+
+    @property
+    def env_prefix(self) -> str:
+        """``WIKI_`` for the default wiki, ``WIKI_<NAME>_`` for a named one (rollbot's WIKIS)."""
+        if self.name == DEFAULT_NAME:
+            return "WIKI_"
+        return f"WIKI_{self.name.upper().replace('-', '_')}_"
+
+
+@functools.cache
+def wiki_variant(name: str = DEFAULT_NAME) -> WikiVariant:
+    """The accounts, passwords and site name of the dev wiki called ``name``.
+
+    ``"default"`` is the one wiki there was before names: DevWiki, ``devwiki-Admin-password``
+    and so on, unchanged. Another name, say ``second``, gives the site "DevWiki second" and
+    passwords of its own.
+    """
+    if not _NAME.fullmatch(name):
+        raise ValueError(
+            f"{name!r} is not a wiki name (lower-case letters, digits and '-', "
+            "starting with a letter, at most 32)"
+        )
+    default = name == DEFAULT_NAME
+    infix = "" if default else f"{name}-"
+
+    def account(user: str, *groups: str) -> Account:
+        return Account(user, f"devwiki-{infix}{user}-password", groups)
+
+    def login(username: str, slug: str, grants: tuple[str, ...]) -> BotLogin:
+        return BotLogin(username, _bot_password(slug, name), grants)
+
+    return WikiVariant(
+        name=name,
+        site_name=SITE_NAME if default else f"{SITE_NAME} {name}",
+        db_name=DB_NAME if default else f"{DB_NAME}_{name.replace('-', '_')}",
+        admin=account("Admin", "sysop", "bureaucrat"),
+        rollbot=account("Rollbot", "bot", "rollbacker"),
+        editor=account("Editor"),
+        vandal=account("Vandal"),
+        norights=account("Norights"),
+        rollbot_login=login("Rollbot@rollbot", "rollbotrollbot", _ROLLBOT_GRANTS),
+        norollback_login=login(
+            "Rollbot@norollback",
+            "rollbotnorollback",
+            tuple(g for g in _ROLLBOT_GRANTS if g != "rollback"),
+        ),
+        nobot_login=login(
+            "Rollbot@nobot",
+            "rollbotnobot",
+            tuple(g for g in _ROLLBOT_GRANTS if g != "highvolume"),
+        ),
+        norights_login=login("Norights@all", "norightsall", ALL_GRANTS),
+        editor_login=login("Editor@seed", "editorseed", _EDIT_GRANTS),
+        vandal_login=login("Vandal@seed", "vandalseed", _EDIT_GRANTS),
+    )
+
+
+# The default wiki's accounts, by their old names.
+DEFAULT_VARIANT = wiki_variant(DEFAULT_NAME)
+ADMIN = DEFAULT_VARIANT.admin
+ROLLBOT = DEFAULT_VARIANT.rollbot
+EDITOR = DEFAULT_VARIANT.editor
+VANDAL = DEFAULT_VARIANT.vandal
+NORIGHTS = DEFAULT_VARIANT.norights
+ACCOUNTS = DEFAULT_VARIANT.accounts
+ROLLBOT_LOGIN = DEFAULT_VARIANT.rollbot_login
+NOROLLBACK_LOGIN = DEFAULT_VARIANT.norollback_login
+NOBOT_LOGIN = DEFAULT_VARIANT.nobot_login
+NORIGHTS_LOGIN = DEFAULT_VARIANT.norights_login
+EDITOR_LOGIN = DEFAULT_VARIANT.editor_login
+VANDAL_LOGIN = DEFAULT_VARIANT.vandal_login
+BOT_LOGINS = DEFAULT_VARIANT.bot_logins
 
 # Loaded at the end of LocalSettings.php. `devwiki.json` is read on every request (php -S runs
 # the entry point afresh each time), so the tool can flip settings on a running wiki; it is
@@ -249,11 +352,11 @@ def port_accepts(port: int) -> bool:
         return sock.connect_ex((HOST, port)) == 0
 
 
-def _settings_fingerprint() -> str:
+def _settings_fingerprint(variant: WikiVariant) -> str:
     """Changes whenever what a template contains would change; stale templates are rebuilt."""
     digest = hashlib.sha256()
     digest.update(_DEVWIKI_SETTINGS.encode())
-    digest.update(repr((ACCOUNTS, BOT_LOGINS, DB_NAME)).encode())
+    digest.update(repr(variant).encode())
     version_file = MEDIAWIKI_DIR / "includes" / "Defines.php"
     if version_file.is_file():
         digest.update(str(version_file.stat().st_mtime_ns).encode())
@@ -347,9 +450,10 @@ def _stop_group(pgid: int, proc: subprocess.Popen[bytes] | None, port: int) -> N
 
 @dataclass(frozen=True)
 class Template:
-    """An installed wiki that is never run; fresh wikis are copies of it."""
+    """An installed wiki that is never run; fresh wikis are copies of it (same ``variant``)."""
 
     path: Path
+    variant: WikiVariant = DEFAULT_VARIANT
 
     def start(self, workdir: Path, port: int | None = None, *, workers: int = 1) -> RunningWiki:
         """Copy the template to ``workdir`` (must not exist) and serve it on 127.0.0.1.
@@ -359,7 +463,7 @@ class Template:
         """
         shutil.copytree(self.path, workdir, symlinks=True)
         (workdir / "template.json").unlink(missing_ok=True)
-        wiki = RunningWiki(workdir, port or free_port(), workers=workers)
+        wiki = RunningWiki(workdir, port or free_port(), workers=workers, variant=self.variant)
         try:
             wiki.start(pick_port_on_conflict=port is None)
         except BaseException:
@@ -368,8 +472,15 @@ class Template:
         return wiki
 
 
-def build_template(directory: Path, *, mediawiki_dir: Path = MEDIAWIKI_DIR) -> Template:
-    """Install MediaWiki into ``directory`` (created; must not exist) with all the accounts."""
+def build_template(
+    directory: Path, *, name: str = DEFAULT_NAME, mediawiki_dir: Path = MEDIAWIKI_DIR
+) -> Template:
+    """Install MediaWiki into ``directory`` (created; must not exist) with all the accounts.
+
+    ``name`` picks the site name and passwords (:func:`wiki_variant`); a wiki to run beside
+    the default one needs a template of its own name, built once like the default's.
+    """
+    variant = wiki_variant(name)
     reason = missing_requirements(mediawiki_dir)
     if reason is not None:
         raise DevWikiError(reason)
@@ -382,10 +493,11 @@ def build_template(directory: Path, *, mediawiki_dir: Path = MEDIAWIKI_DIR) -> T
         (building / sub).mkdir(parents=True)
     # The port here is a placeholder; every started copy writes its own server URL.
     _write_json_atomic(
-        building / "devwiki.json", {"server": f"http://{HOST}:8080", "rollback_rate_limit": None}
+        building / "devwiki.json",
+        {"server": f"http://{HOST}:8080", "rollback_rate_limit": None, "name": variant.name},
     )
     passfile = building / "admin-password.txt"
-    passfile.write_text(ADMIN.password)
+    passfile.write_text(variant.admin.password)
 
     def php(*args: str) -> str:
         return _run_php(building, args, mediawiki_dir=mediawiki_dir)
@@ -394,7 +506,7 @@ def build_template(directory: Path, *, mediawiki_dir: Path = MEDIAWIKI_DIR) -> T
         "maintenance/install.php",
         "--dbtype=sqlite",
         f"--dbpath={building / 'data'}",
-        f"--dbname={DB_NAME}",
+        f"--dbname={variant.db_name}",
         f"--server=http://{HOST}:8080",
         "--scriptpath=",
         "--lang=en",
@@ -402,8 +514,8 @@ def build_template(directory: Path, *, mediawiki_dir: Path = MEDIAWIKI_DIR) -> T
         # Debian's $IP/LocalSettings.php is a symlink into /etc/mediawiki: write ours here.
         f"--confpath={building}",
         "--skins=Vector",
-        SITE_NAME,
-        ADMIN.name,
+        variant.site_name,
+        variant.admin.name,
     )
     passfile.unlink()
     settings = building / "LocalSettings.php"
@@ -421,12 +533,12 @@ def build_template(directory: Path, *, mediawiki_dir: Path = MEDIAWIKI_DIR) -> T
     (building / "DevWikiSettings.php").write_text(_DEVWIKI_SETTINGS)
     settings.write_text(text)
 
-    for account in ACCOUNTS:
-        if account is ADMIN:  # made by install.php (sysop, bureaucrat)
+    for account in variant.accounts:
+        if account is variant.admin:  # made by install.php (sysop, bureaucrat)
             continue
         groups = ["--custom-groups=" + ",".join(account.groups)] if account.groups else []
         php("maintenance/createAndPromote.php", *groups, account.name, account.password)
-    for login in BOT_LOGINS:
+    for login in variant.bot_logins:
         php(
             "maintenance/createBotPassword.php",
             f"--appid={login.app_id}",
@@ -436,20 +548,21 @@ def build_template(directory: Path, *, mediawiki_dir: Path = MEDIAWIKI_DIR) -> T
         )
     # Fill the localisation cache now, so no fresh wiki pays for it.
     php("maintenance/rebuildLocalisationCache.php", "--lang=en", "--quiet")
-    _write_json_atomic(building / "template.json", {"fingerprint": _settings_fingerprint()})
+    _write_json_atomic(building / "template.json", {"fingerprint": _settings_fingerprint(variant)})
     building.rename(directory)
-    return Template(directory)
+    return Template(directory, variant)
 
 
-def ensure_template(directory: Path) -> Template:
-    """Reuse ``directory`` if it is an up-to-date template, else (re)build it."""
+def ensure_template(directory: Path, name: str = DEFAULT_NAME) -> Template:
+    """Reuse ``directory`` if it is an up-to-date template of ``name``, else (re)build it."""
+    variant = wiki_variant(name)
     marker = directory / "template.json"
     if marker.is_file():
         with contextlib.suppress(ValueError, KeyError):
-            if json.loads(marker.read_text())["fingerprint"] == _settings_fingerprint():
-                return Template(directory.resolve())
+            if json.loads(marker.read_text())["fingerprint"] == _settings_fingerprint(variant):
+                return Template(directory.resolve(), variant)
     shutil.rmtree(directory, ignore_errors=True)
-    return build_template(directory)
+    return build_template(directory, name=name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,20 +618,59 @@ class RunningWiki:
     port: int
     workers: int = 1
     pid: int | None = None
+    # Site name and passwords; the template's, recorded in devwiki.json for `attach`.
+    variant: WikiVariant = DEFAULT_VARIANT
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     _clients: dict[str, httpx.Client] = field(default_factory=dict, repr=False)
 
-    # Accounts: the same on every dev wiki.
-    admin: ClassVar[Account] = ADMIN
-    rollbot: ClassVar[Account] = ROLLBOT
-    editor: ClassVar[Account] = EDITOR
-    vandal: ClassVar[Account] = VANDAL
-    norights: ClassVar[Account] = NORIGHTS
-    rollbot_login: ClassVar[BotLogin] = ROLLBOT_LOGIN
-    norollback_login: ClassVar[BotLogin] = NOROLLBACK_LOGIN
-    nobot_login: ClassVar[BotLogin] = NOBOT_LOGIN
-    norights_login: ClassVar[BotLogin] = NORIGHTS_LOGIN
     user_agent: ClassVar[str] = BOT_USER_AGENT
+
+    # ---- who is who (the account names are the same on every wiki, passwords are not) -------
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+    @property
+    def site_name(self) -> str:
+        """``$wgSitename``, as ``meta=siteinfo`` reports it."""
+        return self.variant.site_name
+
+    @property
+    def admin(self) -> Account:
+        return self.variant.admin
+
+    @property
+    def rollbot(self) -> Account:
+        return self.variant.rollbot
+
+    @property
+    def editor(self) -> Account:
+        return self.variant.editor
+
+    @property
+    def vandal(self) -> Account:
+        return self.variant.vandal
+
+    @property
+    def norights(self) -> Account:
+        return self.variant.norights
+
+    @property
+    def rollbot_login(self) -> BotLogin:
+        return self.variant.rollbot_login
+
+    @property
+    def norollback_login(self) -> BotLogin:
+        return self.variant.norollback_login
+
+    @property
+    def nobot_login(self) -> BotLogin:
+        return self.variant.nobot_login
+
+    @property
+    def norights_login(self) -> BotLogin:
+        return self.variant.norights_login
 
     # ---- addresses ---------------------------------------------------------------------------
 
@@ -540,21 +692,34 @@ class RunningWiki:
         return self.path / "logs" / "php-server.log"
 
     def env(self) -> dict[str, str]:
-        """The rollbot settings (``.env`` lines) that point the bot at this wiki as Rollbot."""
+        """The rollbot settings (``.env`` lines) that point the bot at this wiki as Rollbot:
+        ``WIKI_*`` for the default wiki, ``WIKI_<NAME>_*`` for a named one (add the name to
+        ``WIKIS``)."""
+        prefix = self.variant.env_prefix
         return {
-            "WIKI_API_URL": self.api_url,
-            "WIKI_USERNAME": self.rollbot_login.username,
-            "WIKI_PASSWORD": self.rollbot_login.password,
-            "WIKI_USER_AGENT": self.user_agent,
+            f"{prefix}API_URL": self.api_url,
+            f"{prefix}USERNAME": self.rollbot_login.username,
+            f"{prefix}PASSWORD": self.rollbot_login.password,
+            f"{prefix}USER_AGENT": self.user_agent,
         }
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
     @classmethod
+    def at(cls, path: Path, port: int) -> Self:
+        """The (stopped) wiki in ``path``, a copy of a template, to serve on ``port``."""
+        state = json.loads((path / "devwiki.json").read_text())
+        # Wikis copied before names existed have none: they are the default wiki.
+        variant = wiki_variant(str(state.get("name", DEFAULT_NAME)))
+        return cls(path.resolve(), port, variant=variant)
+
+    @classmethod
     def attach(cls, path: Path) -> Self:
         """The wiki in ``path`` as recorded by the CLI (server.json); it may not be running."""
         info = json.loads((path / "server.json").read_text())
-        return cls(path.resolve(), int(info["port"]), pid=int(info["pid"]))
+        wiki = cls.at(path, int(info["port"]))
+        wiki.pid = int(info["pid"])
+        return wiki
 
     @property
     def running(self) -> bool:
@@ -716,9 +881,10 @@ class RunningWiki:
 
     def edit(self, title: str, text: str, *, user: str = EDITOR.name, summary: str = "") -> int:
         """Save ``text`` to ``title`` as ``user`` ("Editor" or "Vandal") via the API; new revid."""
-        login = _SEED_LOGINS.get(user)
+        seed_logins = self.variant.seed_logins
+        login = seed_logins.get(user)
         if login is None:
-            raise DevWikiError(f"edit() edits as {sorted(_SEED_LOGINS)}, not {user!r}")
+            raise DevWikiError(f"edit() edits as {sorted(seed_logins)}, not {user!r}")
         client = self.client(login)
         token = api_token(client, self.api_url, "csrf")
         data = api_post(
@@ -775,12 +941,13 @@ class RunningWiki:
         if level not in {"sysop", "autoconfirmed"}:
             raise ValueError(f"level must be 'sysop' or 'autoconfirmed', not {level!r}")
         semi = ["--semiprotect"] if level == "autoconfirmed" else []
-        self.maintenance("protect", *semi, f"--user={ADMIN.name}", f"--reason={reason}", title)
+        admin = self.admin.name
+        self.maintenance("protect", *semi, f"--user={admin}", f"--reason={reason}", title)
 
     def hide_user(self, title: str, *revids: int) -> None:
         """Revision-delete the author name of ``revids`` on ``title`` (as Admin), as admins do
         with offensive user names: readers without ``deletedhistory`` see no user."""
-        client = self.client(BotLogin(ADMIN.name, ADMIN.password, ()))
+        client = self.client(BotLogin(self.admin.name, self.admin.password, ()))
         token = api_token(client, self.api_url, "csrf")
         data = api_post(
             client,
@@ -895,6 +1062,29 @@ def api_login(client: httpx.Client, api_url: str, username: str, password: str) 
 # --------------------------------------------------------------------------------------------
 
 DEFAULT_ROOT = Path(".devwiki")
+DEFAULT_PORT = 8080
+NAMED_PORT = 8081  # a named wiki's default port: beside the default wiki's
+
+
+def wiki_root(root: Path, name: str) -> Path:
+    """Where the CLI keeps the wiki called ``name`` (its template and its copy): ``root`` for
+    the default wiki, ``root-NAME`` beside it for another (``.devwiki-second``)."""
+    if name == DEFAULT_NAME:
+        return root
+    if not root.name:  # "." or "/"
+        root = root.resolve()
+    return root.with_name(f"{root.name}-{name}")
+
+
+def _name_arg(value: str) -> str:
+    try:
+        return wiki_variant(value).name
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _up_hint(name: str) -> str:
+    return "scripts/dev-wiki.sh up" + ("" if name == DEFAULT_NAME else f" --name {name}")
 
 
 @contextlib.contextmanager
@@ -909,40 +1099,52 @@ def _print_env(wiki: RunningWiki) -> None:
         print(f"{key}={value}")
 
 
-def _print_accounts() -> None:
+def _print_wikis_hint(wiki: RunningWiki) -> None:
+    if wiki.name != DEFAULT_NAME:
+        # Not a line of its own: a second named wiki's `WIKIS=` line would replace this one.
+        print(f"# and add {wiki.name} to WIKIS, e.g. WIKIS={wiki.name}", file=sys.stderr)
+
+
+def _print_accounts(variant: WikiVariant) -> None:
     print("# accounts (main password / BotPassword):", file=sys.stderr)
-    for account in ACCOUNTS:
+    for account in variant.accounts:
         groups = ",".join(account.groups) or "-"
         print(f"#   {account.name:<9} {account.password}  groups={groups}", file=sys.stderr)
-    for login in BOT_LOGINS:
-        grants = ",".join(login.grants) if login is not NORIGHTS_LOGIN else "(all)"
+    for login in variant.bot_logins:
+        grants = ",".join(login.grants) if login is not variant.norights_login else "(all)"
         print(f"#   {login.username:<19} {login.password}  grants={grants}", file=sys.stderr)
 
 
-def _cmd_up(root: Path, port: int, fresh: bool) -> int:
+def _cmd_up(root: Path, name: str, port: int, fresh: bool) -> int:
     wiki_dir = root / "wiki"
+    if (wiki_dir / "devwiki.json").is_file():
+        recorded = RunningWiki.at(wiki_dir, port).name
+        if recorded != name:
+            raise DevWikiError(f"{wiki_dir} holds the wiki {recorded!r}, not {name!r}")
     if (wiki_dir / "server.json").is_file():
         wiki = RunningWiki.attach(wiki_dir)
         if wiki.running and not fresh:
             print(f"# already running at {wiki.base_url}", file=sys.stderr)
             _print_env(wiki)
+            _print_wikis_hint(wiki)
             return 0
         wiki.stop()
     if fresh:
         shutil.rmtree(wiki_dir, ignore_errors=True)
     with _timed("template"):
-        template = ensure_template(root / "template")
+        template = ensure_template(root / "template", name)
     with _timed("start"):
         if wiki_dir.exists():
-            wiki = RunningWiki(wiki_dir.resolve(), port)
+            wiki = RunningWiki.at(wiki_dir, port)
             wiki.start()
         else:
             wiki = template.start(wiki_dir.resolve(), port)
     wiki.detach()  # the server outlives this command; `down` stops it through server.json
-    print(f"# DevWiki at {wiki.base_url}/index.php (data in {wiki_dir})", file=sys.stderr)
-    _print_accounts()
+    print(f"# {wiki.site_name} at {wiki.base_url}/index.php (data in {wiki_dir})", file=sys.stderr)
+    _print_accounts(wiki.variant)
     print("# paste into .env:", file=sys.stderr)
     _print_env(wiki)
+    _print_wikis_hint(wiki)
     return 0
 
 
@@ -964,24 +1166,27 @@ def _cmd_down(root: Path) -> int:
     return 0
 
 
-def _cmd_status(root: Path, env_only: bool) -> int:
+def _cmd_status(root: Path, name: str, env_only: bool) -> int:
     wiki = _attached(root)
     if wiki is None:
-        print("# not running (scripts/dev-wiki.sh up)", file=sys.stderr)
+        print(f"# not running ({_up_hint(name)})", file=sys.stderr)
         return 1
     if not env_only:
         print(
-            f"# running at {wiki.base_url} (pid {wiki.pid}, data in {wiki.path})", file=sys.stderr
+            f"# {wiki.site_name} running at {wiki.base_url} (pid {wiki.pid}, data in {wiki.path})",
+            file=sys.stderr,
         )
-        _print_accounts()
+        _print_accounts(wiki.variant)
     _print_env(wiki)
+    if not env_only:
+        _print_wikis_hint(wiki)
     return 0
 
 
-def _cmd_vandalise(root: Path, title: str, edits: int) -> int:
+def _cmd_vandalise(root: Path, name: str, title: str, edits: int) -> int:
     wiki = _attached(root)
     if wiki is None:
-        print("# not running (scripts/dev-wiki.sh up)", file=sys.stderr)
+        print(f"# not running ({_up_hint(name)})", file=sys.stderr)
         return 1
     page = wiki.make_vandalised_page(title, f"This is the good version of {title}.", edits)
     print(
@@ -993,12 +1198,12 @@ def _cmd_vandalise(root: Path, title: str, edits: int) -> int:
     return 0
 
 
-def _cmd_ratelimit(root: Path, value: str) -> int:
+def _cmd_ratelimit(root: Path, name: str, value: str) -> int:
     wiki_dir = root / "wiki"
     if not (wiki_dir / "devwiki.json").is_file():
-        print("# no wiki yet (scripts/dev-wiki.sh up)", file=sys.stderr)
+        print(f"# no wiki yet ({_up_hint(name)})", file=sys.stderr)
         return 1
-    wiki = RunningWiki(wiki_dir.resolve(), 0)
+    wiki = RunningWiki.at(wiki_dir, 0)
     limit = None if value == "off" else int(value)
     wiki.set_rollback_rate_limit(limit)
     print(f"# rollback rate limit: {'off' if limit is None else f'{limit} per 60 s'}")
@@ -1007,22 +1212,44 @@ def _cmd_ratelimit(root: Path, value: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT, help="default: .devwiki")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=DEFAULT_ROOT,
+        help="the default wiki's directory (default: .devwiki); a named one lives in ROOT-NAME",
+    )
+    # Every command takes --name; it picks the wiki (and its directory) the command acts on.
+    named = argparse.ArgumentParser(add_help=False)
+    named.add_argument(
+        "--name",
+        type=_name_arg,
+        default=DEFAULT_NAME,
+        help="which wiki: 'default' (.devwiki) or another name, e.g. 'second' (.devwiki-second)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    up = sub.add_parser("up", help="start (or resume) the dev wiki and print .env lines")
-    up.add_argument("--port", type=int, default=8080)
+    up = sub.add_parser(
+        "up", parents=[named], help="start (or resume) the dev wiki and print .env lines"
+    )
+    up.add_argument(
+        "--port", type=int, default=None, help=f"default: {DEFAULT_PORT}, {NAMED_PORT} if named"
+    )
     up.add_argument("--fresh", action="store_true", help="discard the wiki's data first")
-    sub.add_parser("down", help="stop the dev wiki (data stays)")
-    sub.add_parser("status", help="running or not, accounts, .env lines")
-    sub.add_parser("env", help="print the .env lines")
-    vandalise = sub.add_parser("vandalise", help="make a page with vandal edits to roll back")
+    sub.add_parser("down", parents=[named], help="stop the dev wiki (data stays)")
+    sub.add_parser("status", parents=[named], help="running or not, accounts, .env lines")
+    sub.add_parser("env", parents=[named], help="print the .env lines")
+    vandalise = sub.add_parser(
+        "vandalise", parents=[named], help="make a page with vandal edits to roll back"
+    )
     vandalise.add_argument("title")
     vandalise.add_argument("--edits", type=int, default=2)
-    ratelimit = sub.add_parser("ratelimit", help="rollback rate limit per user: N per 60 s, or off")
+    ratelimit = sub.add_parser(
+        "ratelimit", parents=[named], help="rollback rate limit per user: N per 60 s, or off"
+    )
     ratelimit.add_argument("value", help="a number, or 'off'")
     args = parser.parse_args(argv)
 
-    root: Path = args.root
+    name: str = args.name
+    root = wiki_root(args.root, name)
     reason = missing_requirements()
     if reason is not None and args.command in {"up", "vandalise"}:
         print(f"devwiki: {reason}", file=sys.stderr)
@@ -1030,17 +1257,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         match args.command:
             case "up":
-                return _cmd_up(root, args.port, args.fresh)
+                port = args.port or (DEFAULT_PORT if name == DEFAULT_NAME else NAMED_PORT)
+                return _cmd_up(root, name, port, args.fresh)
             case "down":
                 return _cmd_down(root)
             case "status":
-                return _cmd_status(root, env_only=False)
+                return _cmd_status(root, name, env_only=False)
             case "env":
-                return _cmd_status(root, env_only=True)
+                return _cmd_status(root, name, env_only=True)
             case "vandalise":
-                return _cmd_vandalise(root, args.title, args.edits)
+                return _cmd_vandalise(root, name, args.title, args.edits)
             case "ratelimit":
-                return _cmd_ratelimit(root, args.value)
+                return _cmd_ratelimit(root, name, args.value)
     except DevWikiError as exc:
         print(f"devwiki: {exc}", file=sys.stderr)
         return 1

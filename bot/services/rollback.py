@@ -261,11 +261,6 @@ class RollbackService:
     async def forget_prompt(self, request_id: int) -> None:
         await self._records.update(request_id, prompt_token=None)
 
-    async def record_log_post(
-        self, request_id: int, *, message_id: int | None, error: str | None
-    ) -> None:
-        await self._records.update(request_id, log_message_id=message_id, log_post_error=error)
-
     async def get(self, request_id: int) -> RollbackRequest | None:
         return await self._records.get(request_id)
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import discord
 
 from bot.db.models import RollbackRequest, RollbackStatus
+from bot.services.log_outbox import FoldedDenials
 from bot.ui.messages import describe_error
 from bot.ui.text import ELLIPSIS, clip, esc, link
 from bot.wiki.results import RollbackPreview, RollbackResult
@@ -159,8 +160,12 @@ def denied_text(required_role_ids: Collection[int]) -> str:
     return f"Sorry, you need one of these roles to use /rollback: {roles}."
 
 
-def log_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
+def log_embed(
+    request: RollbackRequest, links: WikiLinks, *, folded: FoldedDenials | None = None
+) -> discord.Embed:
     """The log-channel record of one terminal outcome (compact for the uneventful ones).
+
+    `folded`: for a denial, the same member's denials not posted since their previous one.
 
     Always within Discord's limits, whatever the wiki text: links too long for a field become
     plain text, long values are cut, and the whole embed is cut to `EMBED_TOTAL_LIMIT`.
@@ -200,10 +205,26 @@ def log_embed(request: RollbackRequest, links: WikiLinks) -> discord.Embed:
                 f"{esc(request.error_message or describe_error(request.error_code))}",
                 inline=False,
             )
-    elif request.error_message and status is RollbackStatus.DENIED:
-        _field(embed, "Reason", esc(request.error_message), inline=False)
+    elif status is RollbackStatus.DENIED:
+        if request.error_message:
+            _field(embed, "Reason", esc(request.error_message), inline=False)
+        if folded is not None and folded.count:
+            _field(embed, "Earlier attempts", folded_text(folded), inline=False)
     embed.set_footer(text=clip(f"Request #{request.id}", FOOTER_LIMIT))
     return fit_embed(embed)
+
+
+def folded_text(folded: FoldedDenials) -> str:
+    attempts = "attempt" if folded.count == 1 else "attempts"
+    return f"+ {folded.count} earlier denied {attempts} in the last {_span(folded.span)}"
+
+
+def _span(span: timedelta) -> str:
+    seconds = max(1, round(span.total_seconds()))
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds // size} {unit}s"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def safe_link(label: str, url: str, limit: int = FIELD_LIMIT) -> str:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import discord.http
 import pytest
 
-from tests.discord.harness import DiscordHarness, Sessions
+from tests.discord.harness import DiscordHarness, LibrarySleeps, Sessions
 from tests.unit.services.fakes import Clock, FakeWiki
 
 
@@ -33,3 +34,12 @@ async def harness(
         h.check_invariants()
     finally:
         await h.close()
+
+
+@pytest.fixture
+def library_sleeps(monkeypatch: pytest.MonkeyPatch) -> LibrarySleeps:
+    """discord.py's own HTTP waits become instant (and recorded) for this test: its five tries
+    of a 500 would otherwise take 25 s."""
+    sleeps = LibrarySleeps()
+    monkeypatch.setattr(discord.http, "asyncio", sleeps)
+    return sleeps

@@ -42,17 +42,18 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import unquote
 
+import aiohttp
 from discord.http import Route
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import audit
-from bot.db.models import RollbackRequest
+from bot.db.models import RollbackRequest, utcnow
 from bot.discord_bot import RollBot
 from bot.exts.rollback import RollbackCog
 from bot.services.authz import StaticRolePolicy
@@ -475,14 +476,14 @@ class _Headers(dict[str, str]):
 class FakeResponse:
     """Enough of `aiohttp.ClientResponse` for `json_or_text` and `HTTPException`."""
 
-    def __init__(self, status: int, body: Any) -> None:
+    def __init__(self, status: int, body: Any, headers: Mapping[str, str] | None = None) -> None:
         self.status = status
         self.reason = {200: "OK", 204: "No Content", 400: "Bad Request", 403: "Forbidden"}.get(
             status,
             "Not Found" if status == 404 else "Error",
         )
         self._text = "" if body is None else json.dumps(body)
-        self.headers = _Headers()
+        self.headers = _Headers(headers or {})
         if body is not None:
             self.headers["content-type"] = "application/json"
 
@@ -524,6 +525,13 @@ class Failure:
     code: int
     message: str
     times: int | None = None  # None: every time
+    # Instead of answering, the connection fails with this exception (aiohttp's, as discord.py
+    # sees it when Discord or the network drops the connection).
+    raises: Callable[[], BaseException] | None = None
+    # Discord carries the request out, then the answer is lost (`raises` or the error status).
+    after: bool = False
+    headers: Mapping[str, str] | None = None
+    extra: Mapping[str, Any] | None = None  # more fields of the error body (retry_after...)
 
 
 @dataclass
@@ -559,6 +567,7 @@ class FakeDiscord:
         self.left_guilds: list[int] = []  # DELETE /users/@me/guilds/{id}, in order
         self._interactions: dict[str, _InteractionRecord] = {}
         self._originals: dict[str, int] = {}  # interaction token → its original message id
+        self._nonces: dict[tuple[int, str], int] = {}  # (channel, nonce) → message id
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self._seq = itertools.count(1)
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = [
@@ -569,6 +578,7 @@ class FakeDiscord:
             ("PUT", re.compile(r"/applications/(\d+)/commands"), self._put_commands),
             ("GET", re.compile(r"/channels/(\d+)"), self._get_channel),
             ("POST", re.compile(r"/channels/(\d+)/messages"), self._post_channel_message),
+            ("PATCH", re.compile(r"/channels/(\d+)/messages/(\d+)"), self._edit_channel_message),
             ("POST", re.compile(r"/interactions/(\d+)/([^/]+)/callback"), self._callback),
             ("PATCH", re.compile(r"/webhooks/(\d+)/([^/]+)/messages/@original"), self._edit),
             ("PATCH", re.compile(r"/webhooks/(\d+)/([^/]+)/messages/(\d+)"), self._edit),
@@ -589,6 +599,46 @@ class FakeDiscord:
         times: int | None = None,
     ) -> None:
         self.failures.append(Failure(method, path, status, code, message, times))
+
+    def drop(
+        self,
+        method: str,
+        path: str,
+        *,
+        times: int | None = None,
+        after: bool = False,
+        error: Callable[[], BaseException] = aiohttp.ServerDisconnectedError,
+    ) -> None:
+        """The connection drops on matching requests: before Discord acts, or (`after`) once it
+        has acted and before its answer arrives. `error` is what aiohttp raises."""
+        self.failures.append(Failure(method, path, 0, 0, "", times, raises=error, after=after))
+
+    def rate_limit(
+        self,
+        method: str,
+        path: str,
+        *,
+        retry_after: float,
+        from_cloudflare: bool = False,
+        times: int | None = None,
+    ) -> None:
+        """429 with `retry_after`. Discord's own carries a `Via` header and discord.py waits and
+        resends by itself; Cloudflare's (no `Via`) reaches the caller as an HTTPException."""
+        headers = {"Retry-After": str(retry_after)}
+        if not from_cloudflare:
+            headers["Via"] = "1.1 google"
+        self.failures.append(
+            Failure(
+                method,
+                path,
+                429,
+                0,
+                "You are being rate limited.",
+                times,
+                headers=headers,
+                extra={"retry_after": retry_after, "global": False},
+            )
+        )
 
     def snowflake(self) -> int:
         """A new id, unique across everything this Discord has seen (messages, interactions)."""
@@ -628,6 +678,14 @@ class FakeDiscord:
 
     def for_token(self, token: str) -> list[SentRequest]:
         return [r for r in self.requests if r.token == token]
+
+    def channel_messages(self, channel_id: int) -> list[JSON]:
+        """The messages Discord holds in `channel_id` now (edits applied), oldest first."""
+        return [
+            self.message(message_id)
+            for message_id, message in self.messages.items()
+            if int(message["channel_id"]) == channel_id
+        ]
 
     def channel_posts(self, channel_id: int) -> list[SentRequest]:
         return [
@@ -670,13 +728,25 @@ class FakeDiscord:
                     if failure.times == 0:
                         continue
                     failure.times -= 1
+                if failure.after:
+                    self._route(sent)  # Discord acts; its answer never arrives
                 sent.token = self._token_of(path)
+                if failure.raises is not None:
+                    sent.status, sent.response = 0, None  # no answer at all
+                    raise failure.raises()
                 sent.status = failure.status
-                sent.response = {"message": failure.message, "code": failure.code}
-                return FakeResponse(failure.status, sent.response)
+                sent.response = {
+                    "message": failure.message,
+                    "code": failure.code,
+                    **(failure.extra or {}),
+                }
+                return FakeResponse(failure.status, sent.response, failure.headers)
+        return self._route(sent)
+
+    def _route(self, sent: SentRequest) -> FakeResponse:
         for route_method, pattern, handler in self._routes:
-            match = pattern.fullmatch(path)
-            if route_method == method and match:
+            match = pattern.fullmatch(sent.path)
+            if route_method == sent.method and match:
                 status, answer = handler(sent, match)
                 sent.status, sent.response = status, answer
                 return FakeResponse(status, answer)
@@ -766,7 +836,30 @@ class FakeDiscord:
         channel_id = int(match[1])
         if channel_id not in self.channels:
             return self._error(404, 10003, "Unknown Channel")
-        return 200, self._new_message(channel_id, sent.json or {})
+        body = sent.json or {}
+        nonce = body.get("nonce")
+        if nonce is not None and body.get("enforce_nonce"):
+            # Discord: a message by the same author with this nonce in the last few minutes is
+            # returned instead of creating another (the fake has no clock: any time).
+            earlier = self._nonces.get((channel_id, str(nonce)))
+            if earlier is not None and earlier in self.messages:
+                return 200, self.message(earlier)
+        message = self._new_message(channel_id, body)
+        if nonce is not None:
+            message["nonce"] = str(nonce)
+            self._nonces[(channel_id, str(nonce))] = int(message["id"])
+        return 200, json.loads(json.dumps(message))
+
+    def _edit_channel_message(self, sent: SentRequest, match: re.Match[str]) -> tuple[int, Any]:
+        channel_id, message_id = int(match[1]), int(match[2])
+        if channel_id not in self.channels:
+            return self._error(404, 10003, "Unknown Channel")
+        message = self.messages.get(message_id)
+        if message is None or int(message["channel_id"]) != channel_id:
+            return self._error(404, 10008, "Unknown Message")
+        self._apply(message, sent.json or {})
+        message["edited_timestamp"] = _TIMESTAMP
+        return 200, json.loads(json.dumps(message))
 
     def _callback(self, sent: SentRequest, match: re.Match[str]) -> tuple[int, Any]:
         token = sent.token = match[2]
@@ -846,6 +939,39 @@ class FakeDiscord:
             return self._edit_message(sent, original)
         fields = sent.json or {}
         return 200, self._new_message(CHANNEL_ID, fields, flags=int(fields.get("flags") or 0))
+
+
+class WallClock:
+    """The log outbox's clock in tests: the real time plus what the test has skipped.
+
+    Not the service's `Clock`: the audit repository stamps an ended row's `log_next_at` with
+    the real time, so the outbox must compare against the real time; a test that wants a retry
+    to come due skips ahead with `advance`."""
+
+    def __init__(self, offset: timedelta = timedelta(0)) -> None:
+        self.offset = offset
+
+    def __call__(self) -> datetime:
+        return utcnow() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+class LibrarySleeps:
+    """Stands in for the `asyncio` module inside `discord.http`: its waits (the back-off between
+    its own retries of a 5xx, a 429's retry_after) return at once and are recorded."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(asyncio, name)
+
+    async def sleep(self, delay: float, result: Any = None) -> Any:
+        self.delays.append(delay)
+        await asyncio.sleep(0)
+        return result
 
 
 # ---- dispatching interactions --------------------------------------------------------------------
@@ -944,6 +1070,8 @@ class DiscordHarness:
         self.service = service
         self.wiki = wiki
         self.clock = clock
+        # The log outbox's clock (see WallClock); `start` sets it.
+        self.log_clock = WallClock()
         self.discord = discord_api
         self.sessions = sessions
         self.dispatched: list[Dispatched] = []
@@ -970,6 +1098,8 @@ class DiscordHarness:
         connect: bool = True,
         discord_api: FakeDiscord | None = None,
         guild_ids: Iterable[int] = (GUILD_ID,),
+        log_sweep_seconds: float = 3600,
+        log_clock: WallClock | None = None,
     ) -> DiscordHarness:
         """Build the service and bot, log in (runs `setup_hook`), and optionally connect.
 
@@ -981,6 +1111,7 @@ class DiscordHarness:
         """
         wiki = wiki if wiki is not None else FakeWiki()
         clock = clock if clock is not None else Clock()
+        log_clock = log_clock if log_clock is not None else WallClock()
         service = RollbackService(
             wiki=wiki,
             sessions=sessions,
@@ -999,14 +1130,20 @@ class DiscordHarness:
             api.add_channel(text_channel_payload(log_channel_id, "rollback-log", 1))
         bot = RollBot(
             service=service,
+            sessions=sessions,
             links=wiki,
             log_channel_id=log_channel_id,
             guild_ids=list(guild_ids),
             sweep_seconds=3600,  # tests call `cog.sweep()` themselves
+            # The outbox sweep runs once when the bot is ready; later sweeps are the test's
+            # (`h.bot.log_poster.deliver_due()`) unless it asks for a real interval.
+            log_sweep_seconds=log_sweep_seconds,
+            clock=log_clock,
         )
         harness = cls(
             bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions
         )
+        harness.log_clock = log_clock
         logging.getLogger("discord").addHandler(harness._library_errors)
         await harness._login()
         if connect:

@@ -116,12 +116,14 @@ class ReviewHarness(DiscordHarness):
         history = HistoryService(sessions=sessions, clock=clock)
         bot = RollBot(
             service=service,
+            sessions=sessions,
             links=wiki,
             guild_ids=[GUILD_ID, GUILD_B],  # B: a second served server
             guild_settings=settings,
             history=history,
             export_max_bytes=export_max_bytes,
             sweep_seconds=3600,
+            log_sweep_seconds=3600,
         )
         h = cls(
             bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions

@@ -1,9 +1,13 @@
 """Fixtures for tests against a real, throwaway MediaWiki 1.39 (``scripts/devwiki.py``).
 
 ``wiki`` gives each test its own fresh wiki on a free 127.0.0.1 port (a copy of a template built
-once per session: ~2 s once, then ~0.3 s per test), stopped afterwards. What it offers::
+once per session: ~2 s once, then ~0.3 s per test), stopped afterwards. ``second_wiki`` is another
+one beside it, for tests of several wikis: the wiki called ``second`` (its own template, built the
+first time a test asks for it), with the same account names but its own site name ("DevWiki
+second") and its own passwords, so a credential of one fails on the other. What both offer::
 
     wiki.api_url                      "http://127.0.0.1:PORT/api.php" (also base_url, index_url)
+    wiki.name / wiki.site_name        "default" / "DevWiki"; "second" / "DevWiki second"
     wiki.rollbot_login                BotLogin("Rollbot@rollbot", password, grants): rollback right
                                       (groups bot + rollbacker), grants basic, editpage,
                                       createeditmovepage, rollback, highvolume
@@ -14,6 +18,7 @@ once per session: ~2 s once, then ~0.3 s per test), stopped afterwards. What it 
     wiki.admin / rollbot / editor / vandal / norights    Account(name, password, groups)
     wiki.user_agent                   a User-Agent that passes rollbot's settings check
     wiki.env()                        {"WIKI_API_URL": ..., "WIKI_USERNAME": ..., ...} for Settings
+                                      (second_wiki: WIKI_SECOND_API_URL, ...; WIKIS=second)
 
     wiki.make_vandalised_page(title, good_text, vandal_edits=2) -> VandalisedPage
                                       (title, good_text, good_revid, vandal_texts, vandal_revids,
@@ -61,22 +66,45 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def wiki_template(tmp_path_factory: pytest.TempPathFactory) -> devwiki.Template:
-    """An installed wiki with all accounts, built once per session; never served itself."""
+def _build_template(factory: pytest.TempPathFactory, name: str) -> devwiki.Template:
     reason = devwiki.missing_requirements()
     if reason is not None:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{REQUIRE_ENV}=1 but no dev wiki possible: {reason}", pytrace=False)
         pytest.skip(f"no dev wiki: {reason}")
-    return devwiki.build_template(tmp_path_factory.mktemp("devwiki") / "template")
+    directory = "devwiki" if name == devwiki.DEFAULT_NAME else f"devwiki-{name}"
+    return devwiki.build_template(factory.mktemp(directory) / "template", name=name)
+
+
+def _serve(template: devwiki.Template, workdir: Path) -> Iterator[devwiki.RunningWiki]:
+    running = template.start(workdir)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def wiki_template(tmp_path_factory: pytest.TempPathFactory) -> devwiki.Template:
+    """An installed wiki with all accounts, built once per session; never served itself."""
+    return _build_template(tmp_path_factory, devwiki.DEFAULT_NAME)
+
+
+@pytest.fixture(scope="session")
+def second_wiki_template(tmp_path_factory: pytest.TempPathFactory) -> devwiki.Template:
+    """The template of the wiki called ``second``: own site name and passwords."""
+    return _build_template(tmp_path_factory, "second")
 
 
 @pytest.fixture
 def wiki(wiki_template: devwiki.Template, tmp_path: Path) -> Iterator[devwiki.RunningWiki]:
     """A fresh, running wiki for this test alone; its files (logs/) stay in ``tmp_path``."""
-    running = wiki_template.start(tmp_path / "wiki")
-    try:
-        yield running
-    finally:
-        running.stop()
+    yield from _serve(wiki_template, tmp_path / "wiki")
+
+
+@pytest.fixture
+def second_wiki(
+    second_wiki_template: devwiki.Template, tmp_path: Path
+) -> Iterator[devwiki.RunningWiki]:
+    """A fresh, running ``second`` wiki for this test alone, beside ``wiki`` if both are used."""
+    yield from _serve(second_wiki_template, tmp_path / "second-wiki")

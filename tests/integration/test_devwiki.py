@@ -6,7 +6,11 @@ BotPassword, the error codes (HTTP 200 with a `MediaWiki-API-Error` header), mar
 
 from __future__ import annotations
 
+import json
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import devwiki
@@ -214,3 +218,194 @@ def test_stop_frees_the_port(wiki: devwiki.RunningWiki) -> None:
     assert not wiki.running
     assert not devwiki.port_accepts(port)
     assert not devwiki.process_group_alive(pid)  # no lingering php -S workers
+
+
+# ---- two wikis side by side (wiki and second_wiki) -------------------------------------------
+
+
+def siteinfo(client: httpx.Client, api_url: str) -> dict[str, Any]:
+    response = client.get(
+        api_url,
+        params={
+            "action": "query",
+            "meta": "siteinfo",
+            "siprop": "general|namespaces",
+            "format": "json",
+            "formatversion": "2",
+        },
+    )
+    query: dict[str, Any] = response.json()["query"]
+    return query
+
+
+def test_two_wikis_run_at_once_with_their_own_site_names(
+    wiki: devwiki.RunningWiki, second_wiki: devwiki.RunningWiki, client: httpx.Client
+) -> None:
+    assert wiki.port != second_wiki.port
+    assert wiki.running
+    assert second_wiki.running
+
+    first, second = siteinfo(client, wiki.api_url), siteinfo(client, second_wiki.api_url)
+
+    assert (wiki.name, wiki.site_name) == ("default", "DevWiki")
+    assert (second_wiki.name, second_wiki.site_name) == ("second", "DevWiki second")
+    assert first["general"]["sitename"] == "DevWiki"
+    assert second["general"]["sitename"] == "DevWiki second"
+    assert second["namespaces"]["4"]["name"] == "DevWiki second"  # $wgMetaNamespace follows
+    assert first["general"]["server"] == wiki.base_url
+    assert second["general"]["server"] == second_wiki.base_url
+    assert second_wiki.env() == {
+        "WIKI_SECOND_API_URL": second_wiki.api_url,
+        "WIKI_SECOND_USERNAME": "Rollbot@rollbot",
+        "WIKI_SECOND_PASSWORD": second_wiki.rollbot_login.password,
+        "WIKI_SECOND_USER_AGENT": second_wiki.user_agent,
+    }
+
+
+def test_same_title_on_both_wikis_has_separate_histories(
+    wiki: devwiki.RunningWiki, second_wiki: devwiki.RunningWiki, client: httpx.Client
+) -> None:
+    """A rollback on one wiki leaves the page of the same title on the other untouched."""
+    page = wiki.make_vandalised_page("Sandbox", "Good text on the first wiki.", vandal_edits=2)
+    other = second_wiki.make_vandalised_page(
+        "Sandbox", "Good text on the second wiki.", vandal_edits=1
+    )
+    before = second_wiki.revisions("Sandbox")
+    assert [r.user for r in before] == ["Vandal", "Editor"]
+    assert before[-1].content == "Good text on the second wiki."
+
+    logged_in(client, wiki, wiki.rollbot_login)
+    data = rollback(client, wiki.api_url, "Sandbox", "Vandal")
+
+    assert data["rollback"]["last_revid"] == page.good_revid
+    assert wiki.revisions("Sandbox")[0].content == page.good_text
+    assert second_wiki.revisions("Sandbox") == before
+    assert second_wiki.revisions("Sandbox")[0].content == other.vandal_texts[-1]
+
+
+@pytest.mark.parametrize("direction", ["first on second", "second on first"])
+def test_bot_passwords_of_one_wiki_fail_on_the_other(
+    wiki: devwiki.RunningWiki,
+    second_wiki: devwiki.RunningWiki,
+    client: httpx.Client,
+    direction: str,
+) -> None:
+    own, other = (wiki, second_wiki) if direction == "first on second" else (second_wiki, wiki)
+    # The same BotPassword names on both wikis, so only the password can tell them apart.
+    assert [b.username for b in own.variant.bot_logins] == [
+        b.username for b in other.variant.bot_logins
+    ]
+    for bot_login in own.variant.bot_logins:
+        with httpx.Client(headers={"User-Agent": own.user_agent}, timeout=30) as http:
+            result = login(http, other.api_url, bot_login)
+        assert result["result"] == "Failed", (bot_login.username, result)
+
+    logged_in(client, own, own.rollbot_login)  # and it is a working credential where it belongs
+
+
+def test_one_client_stays_logged_in_on_both(
+    wiki: devwiki.RunningWiki, second_wiki: devwiki.RunningWiki, client: httpx.Client
+) -> None:
+    """Cookies ignore ports, so both wikis' cookies share one jar on 127.0.0.1: their names
+    (prefixed with the database name) must differ, or logging in to one logs out the other."""
+    logged_in(client, wiki, wiki.rollbot_login)
+    logged_in(client, second_wiki, second_wiki.rollbot_login)
+    wiki.make_vandalised_page("Sandbox", "Good.", vandal_edits=1)
+    second_wiki.make_vandalised_page("Sandbox", "Good.", vandal_edits=1)
+
+    for each in (wiki, second_wiki):
+        assert "rollback" in rollback(
+            client, each.api_url, "Sandbox", "Vandal", assertuser="Rollbot"
+        )
+        assert each.revisions("Sandbox")[0].user == "Rollbot"
+
+
+# ---- scripts/dev-wiki.sh --name ----------------------------------------------------------------
+
+DEV_WIKI_SH = Path(__file__).resolve().parents[2] / "scripts" / "dev-wiki.sh"
+
+
+def dev_wiki_sh(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(DEV_WIKI_SH), "--root", str(root), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def env_lines(stdout: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in stdout.splitlines() if line)
+
+
+def test_dev_wiki_sh_runs_a_second_wiki_beside_the_first(
+    wiki_template: devwiki.Template,
+    second_wiki_template: devwiki.Template,
+    tmp_path: Path,
+    client: httpx.Client,
+) -> None:
+    root = tmp_path / "devwiki"
+    # The session's templates, where `up` looks for them (fingerprints match): no rebuild here.
+    shutil.copytree(wiki_template.path, root / "template", symlinks=True)
+    shutil.copytree(
+        second_wiki_template.path, tmp_path / "devwiki-second" / "template", symlinks=True
+    )
+    port, second_port = devwiki.free_port(), devwiki.free_port()
+    try:
+        up = dev_wiki_sh(root, "up", "--port", str(port))
+        assert up.returncode == 0, up.stderr
+        up_second = dev_wiki_sh(root, "up", "--name", "second", "--port", str(second_port))
+        assert up_second.returncode == 0, up_second.stderr
+        assert "WIKIS=second" in up_second.stderr
+        assert (tmp_path / "devwiki-second" / "wiki" / "server.json").is_file()
+
+        default_env = env_lines(dev_wiki_sh(root, "env").stdout)
+        second = dev_wiki_sh(root, "env", "--name", "second")
+        assert second.returncode == 0, second.stderr
+        second_env = env_lines(second.stdout)
+        assert default_env["WIKI_API_URL"] == f"http://127.0.0.1:{port}/api.php"
+        assert set(second_env) == {
+            "WIKI_SECOND_API_URL",
+            "WIKI_SECOND_USERNAME",
+            "WIKI_SECOND_PASSWORD",
+            "WIKI_SECOND_USER_AGENT",
+        }
+        second_api = second_env["WIKI_SECOND_API_URL"]
+        assert second_api == f"http://127.0.0.1:{second_port}/api.php"
+        assert siteinfo(client, second_api)["general"]["sitename"] == "DevWiki second"
+        assert siteinfo(client, default_env["WIKI_API_URL"])["general"]["sitename"] == "DevWiki"
+        printed = devwiki.BotLogin(
+            second_env["WIKI_SECOND_USERNAME"], second_env["WIKI_SECOND_PASSWORD"], ()
+        )
+        assert login(client, second_api, printed)["result"] == "Success"
+        with httpx.Client(headers={"User-Agent": devwiki.BOT_USER_AGENT}) as other:
+            assert login(other, default_env["WIKI_API_URL"], printed)["result"] == "Failed"
+
+        # vandalise and ratelimit act on the named wiki only.
+        vandalise = dev_wiki_sh(root, "vandalise", "Sandbox", "--edits", "1", "--name", "second")
+        assert vandalise.returncode == 0, vandalise.stderr
+        second_wiki = devwiki.RunningWiki.attach(tmp_path / "devwiki-second" / "wiki")
+        default_wiki = devwiki.RunningWiki.attach(root / "wiki")
+        assert [r.user for r in second_wiki.revisions("Sandbox")] == ["Vandal", "Editor"]
+        assert default_wiki.revisions("Sandbox") == []
+        assert dev_wiki_sh(root, "ratelimit", "3", "--name", "second").returncode == 0
+        state = json.loads((second_wiki.path / "devwiki.json").read_text())
+        assert state["rollback_rate_limit"] == [3, 60]
+        assert (
+            json.loads((default_wiki.path / "devwiki.json").read_text())["rollback_rate_limit"]
+            is None
+        )
+        second_wiki.close_clients()
+        default_wiki.close_clients()
+
+        # down --name second stops that one; the default wiki keeps running.
+        assert dev_wiki_sh(root, "down", "--name", "second").returncode == 0
+        assert not devwiki.port_accepts(second_port)
+        assert dev_wiki_sh(root, "status", "--name", "second").returncode == 1
+        assert dev_wiki_sh(root, "status").returncode == 0
+        assert devwiki.port_accepts(port)
+    finally:
+        dev_wiki_sh(root, "down", "--name", "second")
+        dev_wiki_sh(root, "down")
+    assert not devwiki.port_accepts(port)
