@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fuzz.world import KNOWN_ISSUE_TALLY, TALLY
+from tests.fuzz.world import TALLIES
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if not (TALLY.cases or KNOWN_ISSUE_TALLY.cases):
+    if not TALLIES:
         return
     terminalreporter.write_sep("-", "rollbot fuzz")
-    if TALLY.cases:
-        terminalreporter.write_line(TALLY.note())
-    if KNOWN_ISSUE_TALLY.cases:
-        terminalreporter.write_line(f"known issue (xfail) - {KNOWN_ISSUE_TALLY.note()}")
+    for backend, tally in sorted(TALLIES.items()):
+        terminalreporter.write_line(f"{backend}: {tally.note()}")

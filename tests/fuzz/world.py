@@ -10,7 +10,7 @@
   MediaWiki cannot hold are `invalidtitle`, whatever the script says).
 - `LogWatch`: every log line as production prints it (same format, same redaction filter).
 - `Checker`: the properties, checked over the slice of the world one case touched.
-- `TALLY`: what the fuzz run did, for the closing note (`tests/fuzz/conftest.py`).
+- `TALLIES`: what the fuzz run did per backend, for the closing note (`tests/fuzz/conftest.py`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import io
 import json
 import logging
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,6 +70,7 @@ from tests.discord.harness import (
     FakeDiscord,
     FakeResponse,
     SentRequest,
+    WallClock,
     _no_sleep,
     text_channel_payload,
 )
@@ -429,17 +430,22 @@ class FuzzHarness(ReviewHarness):
             password=SecretStr(PASSWORD),
             user_agent="rollbot-fuzz/1.0 (https://wiki.example/wiki/User:Rollbot)",
         )
+        log_clock = WallClock()
         bot = RollBot(
             service=service,
+            sessions=sessions,
             links=links,
             guild_ids=[GUILD_ID],
             guild_settings=settings,
             history=history,
             sweep_seconds=3600,  # the cases run the sweep themselves
+            log_sweep_seconds=3600,  # the outbox sweep too (`h.bot.log_poster.deliver_due()`)
+            clock=log_clock,
         )
         h = cls(
             bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions
         )
+        h.log_clock = log_clock
         h.settings = settings
         h.history = history
         h.links = links
@@ -565,6 +571,7 @@ _MENTION = re.compile(
 )
 # The line the service logs for a wiki-client bug (its text, since redaction rewrites `msg`).
 _CRASH_LOG = re.compile(r"request \d+ crashed")
+_CRASH_LOGGERS = frozenset({"bot.services.rollback", "bot.services.sending"})
 
 
 def rendered_mentions(text: str) -> list[str]:
@@ -631,9 +638,8 @@ class Tally:
         )
 
 
-TALLY = Tally()
-# Cases of a known, reported issue (an xfail test): counted apart from the closing note.
-KNOWN_ISSUE_TALLY = Tally()
+# One per backend, so the closing note says what each database saw.
+TALLIES: defaultdict[str, Tally] = defaultdict(Tally)
 
 
 @dataclass
@@ -660,7 +666,7 @@ class Window:
 class Checker:
     """The properties of one case. `begin` before the case, `check` after it."""
 
-    def __init__(self, h: FuzzHarness, tally: Tally = TALLY) -> None:
+    def __init__(self, h: FuzzHarness, tally: Tally) -> None:
         self.h = h
         self.tally = tally
 
@@ -782,9 +788,7 @@ class Checker:
         ]
         logged = h.log_watch.errors[window.log_errors :]
         crashes = [
-            r
-            for r in logged
-            if r.name == "bot.services.rollback" and _CRASH_LOG.fullmatch(r.getMessage())
+            r for r in logged if r.name in _CRASH_LOGGERS and _CRASH_LOG.fullmatch(r.getMessage())
         ]
         if len(crashes) > h.wiki.crashes:
             errors.append(f"{len(crashes)} crash lines for {h.wiki.crashes} wiki crashes")
