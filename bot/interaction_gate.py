@@ -49,6 +49,14 @@ def unstorable(text: str) -> bool:
     return _UNSTORABLE.search(text) is not None
 
 
+def storable(text: str) -> str:
+    """`text` with each character the database cannot store replaced by U+FFFD.
+
+    For what Discord says about a member (their display name), which the gate cannot refuse
+    them for: it is recorded as who acted, not used as input."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def _entered_texts(node: Any, name: str | None = None) -> Iterator[tuple[str | None, str]]:
     """(option or field name, text) of every value a member typed or chose.
 

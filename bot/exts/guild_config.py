@@ -25,6 +25,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.exts.audit_log import LogPoster
+from bot.interaction_gate import storable
 from bot.services.guild_settings import Editor, GuildSettingsService, Setting, SettingChange
 from bot.ui.history import SETTING_LABELS, config_change_embed, config_embed
 from bot.ui.replies import NO_MENTIONS, send_ephemeral
@@ -52,7 +53,7 @@ def is_admin(interaction: Interaction) -> bool:
 
 
 def _editor(interaction: Interaction) -> Editor:
-    return Editor(user_id=interaction.user.id, display_name=interaction.user.display_name)
+    return Editor(user_id=interaction.user.id, display_name=storable(interaction.user.display_name))
 
 
 class ResolvedChannel(app_commands.Transformer["RollBot"]):

@@ -284,7 +284,7 @@ class HistoryCog(
                 wiki=key,
             )
         except FilterError as exc:
-            await send_ephemeral(interaction, str(exc))
+            await send_ephemeral(interaction, _echo_safe(exc))
             return None
 
     async def _chosen_wiki(
@@ -457,7 +457,7 @@ class HistoryCog(
             try:
                 start = parse_when(since, now=self.history.now(), bound=bound)
             except FilterError as exc:
-                await send_ephemeral(interaction, str(exc))
+                await send_ephemeral(interaction, _echo_safe(exc))
                 return
         await interaction.response.defer(ephemeral=True, thinking=True)
         stats = await self.history.stats(interaction.guild_id or 0, since=start, wiki=key)
@@ -472,3 +472,9 @@ class HistoryCog(
     search.autocomplete("wiki")(_wiki_choices)
     export.autocomplete("wiki")(_wiki_choices)
     stats.autocomplete("wiki")(_wiki_choices)
+
+
+def _echo_safe(error: FilterError) -> str:
+    """The message, which quotes what the member typed, with `@everyone`, `@here` and mentions
+    in it defused (AllowedMentions.none() already stops the ping; this stops the look)."""
+    return discord.utils.escape_mentions(str(error))

@@ -12,6 +12,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.db.models import RollbackRequest, RollbackStatus
+from bot.interaction_gate import storable
 from bot.services.outcomes import (
     Actor,
     Cancelled,
@@ -71,7 +72,7 @@ def actor_of(interaction: discord.Interaction[RollBot]) -> Actor:
         role_ids.update(getattr(user, "_roles", ()))
     return Actor(
         user_id=user.id,
-        display_name=user.display_name,
+        display_name=storable(user.display_name),
         role_ids=frozenset(role_ids),
         guild_id=interaction.guild_id or 0,
         channel_id=interaction.channel_id,

@@ -30,6 +30,11 @@ _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
+# The lengths of `target_user` and `page_title` in rollback_request and log_search.
+_USER_MAX = 255
+_TITLE_MAX = 512
+
+
 class FilterError(ValueError):
     """A search option the bot cannot use; the message says which and how to fix it."""
 
@@ -92,8 +97,10 @@ def build_filters(
         raise FilterError("`since` must be before `until`.")
     return SearchFilters(
         guild_id=guild_id,
-        target_user=target,
-        page_title=title,
+        # Cut as the audit row cuts them (NFC can lengthen what was typed: 255 x U+0958 is 510
+        # characters), so the saved search fits its columns and finds the rows stored cut.
+        target_user=target[:_USER_MAX] if target else target,
+        page_title=title[:_TITLE_MAX] if title else title,
         requester_id=moderator_id,
         status=wanted,
         since=start,

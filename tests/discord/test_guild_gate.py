@@ -26,6 +26,7 @@ from tests.discord.harness import (
     AUTOCOMPLETE_RESULT,
     CHANNEL_MESSAGE,
     GUILD_ID,
+    HELPER_ROLE_ID,
     JSON,
     LOG_CHANNEL_ID,
     MOD,
@@ -35,6 +36,7 @@ from tests.discord.harness import (
     UPDATE_MESSAGE,
     DiscordHarness,
     Dispatched,
+    Person,
     Sessions,
     in_dm,
     in_guild,
@@ -300,6 +302,36 @@ async def test_unstorable_text_in_a_subcommand_option_is_refused(review: ReviewH
         "Sorry, `page` contains characters rollbot cannot store (a NUL character or an "
         "unpaired surrogate). Please remove them and try again.",
     )
+
+
+# A display name is Discord's word about the member, not input: not refused, stored with U+FFFD.
+UNSTORABLE_NAME = Person(MOD.user_id, "Mo\x00d\ud800", MOD.role_ids)
+
+
+async def test_a_display_name_the_database_cannot_store_is_recorded_with_replacements(
+    harness: DiscordHarness, wiki: FakeWiki
+) -> None:
+    prompt = await harness.open_prompt(UNSTORABLE_NAME)
+    await harness.click(UNSTORABLE_NAME, prompt.confirm_id, message=prompt.message)
+
+    row = await harness.row(prompt.request_id)
+    assert row.status is RollbackStatus.SUCCEEDED
+    assert row.requester_name == "Mo\ufffdd\ufffd"
+    assert "Mo\ufffdd\ufffd" in (wiki.rollback_calls[0]["summary"] or "")
+
+
+async def test_a_settings_change_by_such_a_name_is_recorded(review: ReviewHarness) -> None:
+    run = await review.run(
+        UNSTORABLE_NAME,
+        "rollbot-config rollback-roles add",
+        permissions=MANAGE_GUILD,
+        role=str(HELPER_ROLE_ID),
+        resolved={"roles": {str(HELPER_ROLE_ID): role_payload(HELPER_ROLE_ID, "Helper", 1)}},
+    )
+    assert run.callback.ephemeral
+    async with review.sessions() as session:
+        [change] = (await session.execute(select(ConfigChange))).scalars().all()
+    assert change.changed_by_name == "Mo\ufffdd\ufffd"
 
 
 # ---- unusable option values and the log channel --------------------------------------------------

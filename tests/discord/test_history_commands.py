@@ -462,6 +462,37 @@ async def test_bad_options_get_a_clear_ephemeral_message(
     assert expected in (run.callback.content or "")
 
 
+@pytest.mark.parametrize(
+    ("command", "options"),
+    [
+        ("rollback-log search", {"until": "@everyone <@&1100000000000000101>"}),
+        ("rollback-log stats", {"since": "@here"}),
+    ],
+)
+async def test_an_unreadable_option_is_quoted_back_with_its_mentions_defused(
+    review: ReviewHarness, command: str, options: dict[str, str]
+) -> None:
+    run = await review.run(MOD, command, **options)
+    content = run.callback.content or ""
+    assert "I can't read" in content
+    assert "@everyone" not in content
+    assert "@here" not in content
+    assert "<@&1100000000000000101>" not in content
+    assert run.callback.allowed_mentions == {"parse": []}
+
+
+async def test_a_name_that_normalisation_lengthens_finds_the_row_stored_cut(
+    review: ReviewHarness,
+) -> None:
+    """NFC turns U+0958 into two characters: 255 typed become 510, the row keeps 255."""
+    typed = "\u0958" * 255
+    await review.slash(NOBODY, page="Main Page", user=typed)  # denied: a row, no wiki call
+    [row] = await review.rows()
+    assert len(row.target_user) == 255
+    message = answer(await review.run(MOD, "rollback-log search", user=typed))
+    assert ids_on(message) == [row.id]
+
+
 async def test_wiki_text_in_results_is_escaped(review: ReviewHarness) -> None:
     await add_rows(review, 1, page_title="**@everyone** [x](http://evil)", target_user="<@&1>")
     description = answer(await review.run(MOD, "rollback-log search"))["embeds"][0]["description"]

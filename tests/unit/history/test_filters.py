@@ -85,3 +85,12 @@ def test_empty_options_are_no_filter() -> None:
 def test_bad_options_are_explained(options: dict[str, str], message: str) -> None:
     with pytest.raises(FilterError, match=message.replace("(", r"\(").replace("|", r"\|")):
         build_filters(guild_id=GUILD, now=NOW, **options)  # type: ignore[arg-type]
+
+
+def test_names_longer_after_normalisation_are_cut_to_their_columns() -> None:
+    """As the audit row cuts them, so the saved search fits and finds those rows."""
+    filters = build_filters(guild_id=GUILD, now=NOW, user="\u0958" * 255, page="\u0958" * 300)
+    assert filters.target_user is not None
+    assert len(filters.target_user) == 255
+    assert filters.page_title is not None
+    assert len(filters.page_title) == 512

@@ -1,0 +1,1 @@
+"""Property / fuzz tests of the real Discord dispatch (hypothesis over the harness)."""
