@@ -23,6 +23,7 @@ from bot.ui.embeds import denied_text
 from bot.ui.replies import INTERNAL_ERROR, NO_MENTIONS, send_ephemeral
 from bot.ui.text import clip
 from bot.wiki.difflinks import find_edit_links, message_texts
+from bot.wiki.edits import Edit
 
 if TYPE_CHECKING:
     from bot.discord_bot import RollBot
@@ -93,9 +94,9 @@ class EditMenuCog(commands.Cog):
             )
             return
         if found:
-            target: tuple[str, int] | None = (found[0].wiki, found[0].edit.revision.revid)
-        else:  # say what became of the (first) linked edit: deleted, most likely
-            target = await self.edits.first_revid(links)
+            await self.act(interaction, found[0].wiki, found[0].edit.revision.revid, found[0].edit)
+            return
+        target = await self.edits.first_revid(links)  # what became of it: deleted, most likely
         if target is None:
             await interaction.edit_original_response(
                 content="I could not find the linked edit on the wiki.",
@@ -104,11 +105,13 @@ class EditMenuCog(commands.Cog):
             return
         await self.act(interaction, *target)
 
-    async def act(self, interaction: Interaction, wiki: str, revid: int) -> None:
+    async def act(
+        self, interaction: Interaction, wiki: str, revid: int, known: Edit | None = None
+    ) -> None:
         """Check the edit and show the prompt or the refusal (the interaction is deferred)."""
         from bot.exts.rollback import actor_of  # noqa: PLC0415
 
-        outcome = await self.edits.request(actor_of(interaction), wiki, revid)
+        outcome = await self.edits.request(actor_of(interaction), wiki, revid, known)
         if isinstance(outcome, EditRefused):
             request = outcome.outcome.request
             await interaction.edit_original_response(

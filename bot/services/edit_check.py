@@ -74,9 +74,9 @@ class EditCheck:
         return ""
 
 
-async def check_edit(wiki: EditWiki, revid: int) -> EditCheck:
-    """Read revision `revid` and what came after it on its page."""
-    edit = (await wiki.edits([revid])).get(revid)
+async def check_edit(wiki: EditWiki, revid: int, known: Edit | None = None) -> EditCheck:
+    """Read revision `revid` (unless `known`, just read) and what came after it on its page."""
+    edit = known if known is not None else (await wiki.edits([revid])).get(revid)
     if edit is None:
         return EditCheck(revid, None, BotCode.EDITGONE)
     if edit.revision.user is None:

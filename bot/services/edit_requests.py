@@ -84,7 +84,7 @@ class EditRequests:
         return None
 
     async def request(
-        self, actor: Actor, wiki_key: str, revid: int
+        self, actor: Actor, wiki_key: str, revid: int, known: Edit | None = None
     ) -> RequestOutcome | EditRefused:
         """Check the edit, then offer the rollback of its author on its page (or refuse)."""
         service = self._service
@@ -100,7 +100,7 @@ class EditRequests:
                 actor, page=placeholder, user="?", summary=None, markbot=False, wiki=wiki_key
             )
         try:
-            check = await check_edit(wiki, revid)
+            check = await check_edit(wiki, revid, known)
         except WikiError as exc:
             code, message = error_fields(exc)
             refused = await service.refuse(

@@ -1330,6 +1330,44 @@ class DiscordHarness:
                 option["focused"] = True
         return payload
 
+    def message_command_payload(
+        self, person: Person, message: Mapping[str, Any], name: str = "Roll back this edit"
+    ) -> JSON:
+        """A message context-menu command on `message` (Discord resolves the message into the
+        interaction, content and embeds included, without the message-content intent)."""
+        synced = {c["name"]: c for c in self.discord.synced_commands.get(GUILD_ID, [])}
+        command = synced.get(name)
+        assert command is not None, f"{name!r} was not synced to the guild: {list(synced)}"
+        assert command.get("type") == 3, command
+        target = json.loads(json.dumps(message))
+        target.setdefault("channel_id", str(CHANNEL_ID))
+        payload = self._interaction_payload(person, 2)
+        payload["data"] = {
+            "id": command["id"],
+            "name": name,
+            "type": 3,
+            "guild_id": str(GUILD_ID),
+            "target_id": str(target["id"]),
+            "resolved": {"messages": {str(target["id"]): target}},
+        }
+        return payload
+
+    def select_payload(
+        self, person: Person, custom_id: str, values: list[str], *, message: Mapping[str, Any]
+    ) -> JSON:
+        """A member's choice in the select menu `custom_id` of `message`."""
+        menus = [
+            component
+            for row in message.get("components", [])
+            for component in row.get("components", [])
+            if component.get("type") == 3
+        ]
+        assert any(menu.get("custom_id") == custom_id for menu in menus), menus
+        payload = self._interaction_payload(person, 3)
+        payload["data"] = {"custom_id": custom_id, "component_type": 3, "values": values}
+        payload["message"] = json.loads(json.dumps(message))
+        return payload
+
     def click_payload(self, person: Person, custom_id: str, *, message: Mapping[str, Any]) -> JSON:
         """A MESSAGE_COMPONENT interaction for a click on the button `custom_id` of `message`.
 

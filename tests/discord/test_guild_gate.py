@@ -256,7 +256,7 @@ async def test_commands_go_to_the_served_servers_only_and_global_ones_are_remove
         f"{base}/guilds/{GUILD_B}/commands",
         f"{base}/commands",  # last: the served servers never lack the commands meanwhile
     ]
-    names = {"rollback", "rollback-log", "rollbot-config"}
+    names = {"rollback", "rollback-log", "rollbot-config", "Roll back this edit"}
     assert {c["name"] for c in puts[0].json} == names
     assert puts[0].json == puts[1].json
     assert puts[2].json == []
