@@ -965,6 +965,32 @@ class RunningWiki:
         if len(items) != len(revids) or any(item.get("status") != "Success" for item in items):
             raise DevWikiError(f"could not hide the user of {revids} on {title!r}: {data}")
 
+    def delete(self, title: str, *, reason: str = "devwiki test") -> None:
+        """Delete ``title`` as Admin (its revisions move to the archive: `badrevids`)."""
+        client = self.client(BotLogin(self.admin.name, self.admin.password, ()))
+        token = api_token(client, self.api_url, "csrf")
+        data = api_post(
+            client,
+            self.api_url,
+            {"action": "delete", "title": title, "reason": reason, "token": token},
+        )
+        if "delete" not in data:
+            raise DevWikiError(f"could not delete {title!r}: {data}")
+
+    def rollback_as_admin(self, title: str, user: str) -> int:
+        """Roll back ``user``'s latest edits to ``title`` as Admin (a patroller beating the
+        bot to it); the rollback's revid."""
+        client = self.client(BotLogin(self.admin.name, self.admin.password, ()))
+        token = api_token(client, self.api_url, "rollback")
+        data = api_post(
+            client,
+            self.api_url,
+            {"action": "rollback", "title": title, "user": user, "token": token},
+        )
+        if "rollback" not in data:
+            raise DevWikiError(f"could not roll back {user!r} on {title!r}: {data}")
+        return int(data["rollback"]["revid"])
+
     def revisions(self, title: str, limit: int = 50) -> list[Revision]:
         """The page's revisions, newest first, read with ``prop=revisions`` ([] if no page)."""
         data = api_get(
