@@ -248,3 +248,30 @@ async def test_a_hidden_author(wiki: devwiki.RunningWiki, bot_on_wiki: WikiHarne
     [row] = await bot_on_wiki.rows()
     assert row.error_code == BotCode.HIDDENAUTHOR
     assert wiki.revisions("Feed Hidden") == before
+
+
+@pytest.mark.parametrize("relative", ["next", "cur"])
+async def test_diff_next_and_cur_are_resolved_by_the_wiki(
+    wiki: devwiki.RunningWiki, bot_on_wiki: WikiHarness, relative: str
+) -> None:
+    title = f"Feed {relative.title()}"
+    page = wiki.make_vandalised_page(title, "Good text.", vandal_edits=2)
+    link = (
+        f"{wiki.index_url}?title={title.replace(' ', '_')}&diff={relative}&oldid={page.good_revid}"
+    )
+
+    run = await run_menu(bot_on_wiki, link)
+
+    [row] = await bot_on_wiki.rows()
+    assert (row.page_title, row.target_user) == (title, wiki.vandal.name)
+    assert confirm_id(row.id or 0) in button_custom_ids(run.original_message["components"])
+
+
+async def test_a_revision_that_never_existed(
+    wiki: devwiki.RunningWiki, bot_on_wiki: WikiHarness
+) -> None:
+    run = await run_menu(bot_on_wiki, f"{wiki.index_url}?diff=987654&oldid=987653")
+
+    assert "the page was deleted" in shown(run)
+    [row] = await bot_on_wiki.rows()
+    assert row.error_code == BotCode.EDITGONE
