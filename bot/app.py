@@ -96,6 +96,7 @@ async def main(settings: Settings, wikis: list[WikiConfig] | None = None) -> Non
                         user_agent=config.user_agent,
                         max_concurrency=settings.wiki_max_concurrency,
                         timeout=settings.wiki_timeout_seconds,
+                        temp_account_pattern=config.temp_account_pattern,
                     )
                 )
             await _log_in(clients)

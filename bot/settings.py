@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     wiki_guild_ids: IdList = Field(default_factory=list)
     wiki_max_concurrency: int = Field(default=1, ge=1, le=8)
     wiki_timeout_seconds: float = Field(default=30.0, gt=0)
+    # The names of the wiki's temporary accounts ($1: the serial), for a wiki too old to say
+    # (before MediaWiki 1.42); unset: MediaWiki's default for the wiki's version.
+    wiki_temp_account_pattern: str | None = None
 
     database_url: str = DEFAULT_DATABASE_URL
     confirm_timeout_seconds: int = Field(default=120, ge=10, le=840)
@@ -116,7 +119,7 @@ class Settings(BaseSettings):
             raise ValueError("server ids are positive numbers")
         return value
 
-    @field_validator("log_channel_id", mode="before")
+    @field_validator("log_channel_id", "wiki_temp_account_pattern", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -131,6 +134,11 @@ class Settings(BaseSettings):
     def _check_user_agent(cls, value: str) -> str:
         return check_user_agent(value)
 
+    @field_validator("wiki_temp_account_pattern")
+    @classmethod
+    def _check_temp_account_pattern(cls, value: str | None) -> str | None:
+        return None if value is None else check_temp_account_pattern(value)
+
     @field_validator("log_level")
     @classmethod
     def _check_level(cls, value: str) -> str:
@@ -144,6 +152,14 @@ def check_api_url(value: str) -> str:
     value = value.strip()
     if not value.startswith(("http://", "https://")) or not value.endswith("api.php"):
         raise ValueError("must be the full URL of the wiki's api.php (http:// or https://)")
+    return value
+
+
+def check_temp_account_pattern(value: str) -> str:
+    value = value.strip()
+    # MediaWiki's TempUser\Pattern: a prefix and/or suffix around "$1", the serial.
+    if value.count("$1") != 1 or value == "$1":
+        raise ValueError('must be a name with "$1" where the serial goes, e.g. ~$1 or *$1')
     return value
 
 
@@ -167,6 +183,7 @@ class WikiConfig:
     password: SecretStr
     user_agent: str
     guild_ids: frozenset[int]
+    temp_account_pattern: str | None = None
 
 
 class WikiConfigError(ValueError):
@@ -214,6 +231,7 @@ def wiki_configs(settings: Settings, environ: Mapping[str, str] | None = None) -
             password=settings.wiki_password,
             user_agent=settings.wiki_user_agent,
             guild_ids=default_servers,
+            temp_account_pattern=settings.wiki_temp_account_pattern,
         )
     ]
     for key in settings.wikis:
@@ -225,9 +243,11 @@ def wiki_configs(settings: Settings, environ: Mapping[str, str] | None = None) -
                 problems.append(f"  {prefix}{field}: missing")
             fields[field] = value
         user_agent = (values.get(prefix + "USER_AGENT") or "").strip() or settings.wiki_user_agent
+        temp_pattern = (values.get(prefix + "TEMP_ACCOUNT_PATTERN") or "").strip() or None
         for field, check, value in (
             ("API_URL", check_api_url, fields["API_URL"]),
             ("USER_AGENT", check_user_agent, user_agent),
+            ("TEMP_ACCOUNT_PATTERN", check_temp_account_pattern, temp_pattern or ""),
         ):
             if value:
                 try:
@@ -242,6 +262,8 @@ def wiki_configs(settings: Settings, environ: Mapping[str, str] | None = None) -
                 password=SecretStr(fields["PASSWORD"]),
                 user_agent=user_agent,
                 guild_ids=servers(prefix + "GUILD_IDS", values.get(prefix + "GUILD_IDS")),
+                # Each wiki has its own; the default wiki's is not inherited.
+                temp_account_pattern=temp_pattern,
             )
         )
     if problems:

@@ -2,6 +2,7 @@
 # Throwaway local MediaWiki for trying rollbot (Debian's mediawiki + php -S on 127.0.0.1).
 #
 #   scripts/dev-wiki.sh up [--port 8080] [--fresh]   start (or resume) .devwiki/wiki, print .env lines
+#        [--temp-accounts]                           logged-out web edits make "*Unregistered N"
 #   scripts/dev-wiki.sh env | status | down
 #   scripts/dev-wiki.sh vandalise TITLE [--edits N]  a page with N Vandal edits to roll back
 #   scripts/dev-wiki.sh ratelimit N|off              rollback rate limit per user (per 60 s)

@@ -17,6 +17,7 @@ Each name has its own template and directory.
 Command line (``scripts/dev-wiki.sh`` wraps ``uv run python scripts/devwiki.py``)::
 
     scripts/dev-wiki.sh up [--port 8080] [--fresh]  start (or resume) .devwiki/wiki, print .env
+        [--temp-accounts | --no-temp-accounts]       logged-out web edits make temporary accounts
     scripts/dev-wiki.sh env                          print the .env lines again
     scripts/dev-wiki.sh status                       running or not, where, and the accounts
     scripts/dev-wiki.sh vandalise TITLE [--edits N]  TITLE: Editor's text, then N edits by Vandal
@@ -40,6 +41,7 @@ import argparse
 import contextlib
 import functools
 import hashlib
+import html.parser
 import json
 import os
 import re
@@ -303,6 +305,22 @@ $wgPasswordAttemptThrottle = [];
 $wgGroupPermissions['rollbacker']['rollback'] = true;
 // Admin hides offensive user names (revision deletion), as on Wikimedia wikis' sysops.
 $wgGroupPermissions['sysop']['deleterevision'] = true;
+
+// Temporary accounts (1.39's experimental $wgAutoCreateTempUser), off unless switched on by
+// `devwiki.py up --temp-accounts` / set_temp_accounts(True). A logged-out edit in the web
+// editor is then saved by a new account "*Unregistered N" (1.39 makes none for API edits).
+// Logged-out users need `edit` and `createaccount`, which '*' has by default. The whole array
+// is given: 1.39 does not merge a partial one with the defaults.
+if ( !empty( $devwikiState['temp_accounts'] ) ) {
+	$wgAutoCreateTempUser = [
+		'enabled' => true,
+		'actions' => [ 'edit' ],
+		'genPattern' => '*Unregistered $1',
+		'matchPattern' => '*$1',
+		'serialProvider' => [ 'type' => 'local' ],
+		'serialMapping' => [ 'type' => 'plain-numeric' ],
+	];
+}
 
 // Rate limits off unless switched on by `devwiki.py ratelimit N` / set_rollback_rate_limit().
 // No group of the test accounts but sysop/bureaucrat (Admin) has `noratelimit`.
@@ -861,6 +879,16 @@ class RunningWiki:
         state["rollback_rate_limit"] = None if limit is None else [int(limit), int(seconds)]
         _write_json_atomic(state_file, state)
 
+    def set_temp_accounts(self, enabled: bool) -> None:
+        """Switch MediaWiki 1.39's temporary accounts on or off (next request on).
+
+        On, a logged-out edit in the web editor (:meth:`anonymous_edit`) is saved by a new
+        account named ``*Unregistered N``; off, by the editor's IP address."""
+        state_file = self.path / "devwiki.json"
+        state = json.loads(state_file.read_text())
+        state["temp_accounts"] = bool(enabled)
+        _write_json_atomic(state_file, state)
+
     # ---- seeding and reading -----------------------------------------------------------------
 
     def maintenance(self, script: str, *args: str, stdin: str | None = None) -> str:
@@ -903,6 +931,37 @@ class RunningWiki:
         if result.get("result") != "Success" or "newrevid" not in result:
             raise DevWikiError(f"edit of {title!r} as {user} made no new revision: {result}")
         return int(result["newrevid"])
+
+    def anonymous_edit(
+        self, title: str, text: str, *, summary: str = "", browser: httpx.Client | None = None
+    ) -> Revision:
+        """Save ``text`` to ``title`` logged out, through the web editor as a browser does
+        (MediaWiki 1.39 creates temporary accounts there only, not for API edits); the new
+        revision, whose ``user`` is the temporary account or the IP address.
+
+        Each call is a new visitor, hence a new temporary account, unless the same
+        ``browser`` (an ``httpx.Client`` keeping the session cookies) is passed again."""
+        with contextlib.ExitStack() as stack:
+            if browser is None:
+                browser = stack.enter_context(
+                    httpx.Client(headers={"User-Agent": USER_AGENT}, timeout=30)
+                )
+            form = browser.get(self.index_url, params={"title": title, "action": "edit"})
+            form.raise_for_status()
+            fields = _hidden_inputs(form.text)
+            if "wpEditToken" not in fields:
+                raise DevWikiError(f"no edit form for {title!r} (logged out)")
+            saved = browser.post(
+                self.index_url,
+                params={"title": title, "action": "submit"},
+                data={**fields, "wpTextbox1": text, "wpSummary": summary, "wpSave": "Save"},
+            )
+            if saved.status_code not in (200, 302, 303):
+                saved.raise_for_status()
+        newest = self.revisions(title, limit=1)
+        if not newest or newest[0].content.rstrip("\n") != text.rstrip("\n"):
+            raise DevWikiError(f"logged-out edit of {title!r} was not saved: {saved.text[-500:]}")
+        return newest[0]
 
     def make_vandalised_page(
         self,
@@ -1058,6 +1117,35 @@ def _checked(response: httpx.Response) -> dict[str, Any]:
     return data
 
 
+class _HiddenInputs(html.parser.HTMLParser):
+    """Hidden inputs of ``<form id="editform">`` only: the skin's search form has its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self._in_form = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "form":
+            self._in_form = values.get("id") == "editform"
+        elif self._in_form and tag == "input" and values.get("type") == "hidden":
+            name = values.get("name")
+            if name:
+                self.fields[name] = values.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self._in_form = False
+
+
+def _hidden_inputs(page: str) -> dict[str, str]:
+    """The hidden fields of the web editor's form (token, start time, unicode check...)."""
+    parser = _HiddenInputs()
+    parser.feed(page)
+    return parser.fields
+
+
 def api_get(client: httpx.Client, api_url: str, params: dict[str, str]) -> dict[str, Any]:
     return _checked(client.get(api_url, params={**params, "format": "json", "formatversion": "2"}))
 
@@ -1141,7 +1229,9 @@ def _print_accounts(variant: WikiVariant) -> None:
         print(f"#   {login.username:<19} {login.password}  grants={grants}", file=sys.stderr)
 
 
-def _cmd_up(root: Path, name: str, port: int, fresh: bool) -> int:
+def _cmd_up(
+    root: Path, name: str, port: int, fresh: bool, temp_accounts: bool | None = None
+) -> int:
     wiki_dir = root / "wiki"
     if (wiki_dir / "devwiki.json").is_file():
         recorded = RunningWiki.at(wiki_dir, port).name
@@ -1165,6 +1255,9 @@ def _cmd_up(root: Path, name: str, port: int, fresh: bool) -> int:
             wiki.start()
         else:
             wiki = template.start(wiki_dir.resolve(), port)
+    if temp_accounts is not None:
+        wiki.set_temp_accounts(temp_accounts)
+        print(f"# temporary accounts: {'on' if temp_accounts else 'off'}", file=sys.stderr)
     wiki.detach()  # the server outlives this command; `down` stops it through server.json
     print(f"# {wiki.site_name} at {wiki.base_url}/index.php (data in {wiki_dir})", file=sys.stderr)
     _print_accounts(wiki.variant)
@@ -1260,6 +1353,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--port", type=int, default=None, help=f"default: {DEFAULT_PORT}, {NAMED_PORT} if named"
     )
     up.add_argument("--fresh", action="store_true", help="discard the wiki's data first")
+    up.add_argument(
+        "--temp-accounts",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="switch 1.39's temporary accounts on (logged-out web edits make '*Unregistered N') "
+        "or off; default: unchanged",
+    )
     sub.add_parser("down", parents=[named], help="stop the dev wiki (data stays)")
     sub.add_parser("status", parents=[named], help="running or not, accounts, .env lines")
     sub.add_parser("env", parents=[named], help="print the .env lines")
@@ -1284,7 +1384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         match args.command:
             case "up":
                 port = args.port or (DEFAULT_PORT if name == DEFAULT_NAME else NAMED_PORT)
-                return _cmd_up(root, name, port, args.fresh)
+                return _cmd_up(root, name, port, args.fresh, args.temp_accounts)
             case "down":
                 return _cmd_down(root)
             case "status":

@@ -51,7 +51,7 @@ from bot.services.summary import build_summary, wiki_default_summary
 from bot.services.wiki import EveryWiki, RollbackWiki, WikiAccess, error_fields, keyed
 from bot.settings import DEFAULT_WIKI
 from bot.wiki.errors import WikiError
-from bot.wiki.names import normalize_title, normalize_username
+from bot.wiki.names import normalize_title, normalize_username, user_id_reference
 from bot.wiki.results import RollbackPreview
 
 # The outcomes are re-exported: callers and tests name them from the workflow they come from.
@@ -276,6 +276,23 @@ class RollbackService:
             title = normalize_title(page)
         except ValueError as exc:
             return await self._ended(request_id, RollbackStatus.PENDING, "invalidtitle", str(exc))
+        user_id = user_id_reference(user)
+        if user_id is not None:
+            # "#12345" (as action=rollback accepts it): the row, the log and the rollback use
+            # the account's name from here on; the pending row keeps "#12345" until then.
+            try:
+                name = await client.user_name_for_id(user_id)
+            except WikiError as exc:
+                return await self._ended(request_id, RollbackStatus.PENDING, *error_fields(exc))
+            if name is None:
+                return await self._ended(
+                    request_id,
+                    RollbackStatus.PENDING,
+                    "nosuchuserid",
+                    f"The wiki has no account with the user id {user_id}.",
+                )
+            log.info("request %s: user #%s is %r", request_id, user_id, name)
+            user = name
         try:
             target = normalize_username(user)
         except ValueError as exc:

@@ -26,6 +26,10 @@ class RollbackWiki(SettlementWiki, EditWiki, Protocol):
 
     async def preview(self, title: str, user: str) -> RollbackPreview: ...
 
+    async def user_name_for_id(self, user_id: int) -> str | None:
+        """The name of account `user_id` ("#12345"), None if the wiki has no such account."""
+        ...
+
     async def rollback(
         self, title: str, user: str, *, summary: str | None, markbot: bool = False
     ) -> RollbackResult: ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -45,6 +45,26 @@ class WikiLinks(Protocol):
 
     def contribs_url(self, user: str) -> str: ...
 
+    def is_temp_account(self, user: str) -> bool: ...
+
+
+TEMP_ACCOUNT = "temporary account"
+SAME_RANGE_SHOWN = 3  # other /64 addresses named in a preview; the rest are counted
+
+
+def _user_label(user: str, links: WikiLinks, *, temp: bool | None = None) -> str:
+    """The user's contributions link, marked when it is a temporary account."""
+    linked = safe_link(user, links.contribs_url(user))
+    is_temp = links.is_temp_account(user) if temp is None else temp
+    return f"{linked} ({TEMP_ACCOUNT})" if is_temp else linked
+
+
+def same_range_line(ips: Sequence[str]) -> str:
+    """One line naming other addresses of the target's IPv6 /64 that edited the page."""
+    shown = ", ".join(f"`{ip}`" for ip in ips[:SAME_RANGE_SHOWN])
+    more = f" and {len(ips) - SAME_RANGE_SHOWN} more" if len(ips) > SAME_RANGE_SHOWN else ""
+    return f"Same /64 also edited this page recently: {shown}{more} (not rolled back)."
+
 
 def _ts(when: datetime | None) -> str:
     return discord.utils.format_dt(when, "f") if when else "unknown time"
@@ -78,9 +98,11 @@ def preview_embed(
     )
     description = (
         f"{intro}Roll back **{count}** consecutive {plural} by "
-        f"{link(preview.target_user, links.contribs_url(preview.target_user))} on "
+        f"{_user_label(preview.target_user, links, temp=preview.temp_account)} on "
         f"{link(preview.title, links.page_url(preview.title))}?"
     )
+    if preview.same_range_ips:
+        description += f"\n\n{same_range_line(preview.same_range_ips)}"
     if preview.hidden_edits:
         description += (
             f"\n\nThe author's name is hidden on {preview.hidden_edits} of these edits "
@@ -157,8 +179,7 @@ def success_embed(
     embed = discord.Embed(
         title="Rolled back",
         description=(
-            f"Reverted {what} by "
-            f"{link(request.target_user, links.contribs_url(request.target_user))} on "
+            f"Reverted {what} by {_user_label(request.target_user, links)} on "
             f"{link(result.title, links.page_url(result.title))}."
         ),
         colour=STATUS_COLOURS[RollbackStatus.SUCCEEDED],
@@ -215,7 +236,7 @@ def log_embed(
         timestamp=request.updated_at,
     )
     _field(embed, "Page", safe_link(request.page_title, page_url))
-    _field(embed, "User", safe_link(request.target_user, links.contribs_url(request.target_user)))
+    _field(embed, "User", _user_label(request.target_user, links))
     # A mention inside an embed never pings, and the log reader can click through to the member.
     _field(embed, "Requested by", f"<@{request.requester_id}>")
     if status in (RollbackStatus.SUCCEEDED, RollbackStatus.FAILED):
@@ -298,6 +319,6 @@ def fit_embed(embed: discord.Embed, limit: int = EMBED_TOTAL_LIMIT) -> discord.E
 
 def _common_fields(embed: discord.Embed, request: RollbackRequest, links: WikiLinks) -> None:
     _field(embed, "Page", link(request.page_title, links.page_url(request.page_title)))
-    _field(embed, "User", link(request.target_user, links.contribs_url(request.target_user)))
+    _field(embed, "User", _user_label(request.target_user, links))
     # A mention inside an embed never pings, and the log reader can click through to the member.
     _field(embed, "Requested by", f"<@{request.requester_id}>")

@@ -15,6 +15,7 @@ _SENTENCES: dict[str, str] = {
     "nosuchpageid": "That page does not exist on the wiki.",
     "baduser": "That is not a valid user name or IP address.",
     "invaliduser": "That is not a valid user name or IP address.",
+    "nosuchuserid": "The wiki has no account with that user id; please check the number.",
     "permissiondenied": "The bot's wiki account is not allowed to roll back edits (it needs the "
     "rollback right and a BotPassword with the rollback grant).",
     "protectedpage": "The page is protected and the bot's wiki account may not edit it.",

@@ -51,6 +51,7 @@ from bot.wiki.results import (
 )
 from bot.wiki.retry import RetryPolicy
 from bot.wiki.siteinfo import REVERTPAGE_QUERY, SITEINFO_QUERY, parse_revertpage, parse_siteinfo
+from bot.wiki.tempaccounts import is_temp_account, temp_account_patterns
 
 __all__ = ["ROLLBACK_TAG", "WikiClient"]
 
@@ -79,6 +80,7 @@ class WikiClient:
         timeout: float = 30.0,
         maxlag: int = 5,
         max_preview_edits: int = 500,
+        temp_account_pattern: str | None = None,
     ) -> None:
         if not user_agent.strip():
             raise ValueError("user_agent must name the bot and give a contact")
@@ -106,6 +108,8 @@ class WikiClient:
         self.unavailable: str | None = None
         self.unavailable_is_transient = False
         self._siteinfo: SiteInfo | None = None
+        # The operator's WIKI_TEMP_ACCOUNT_PATTERN, for wikis that do not report theirs.
+        self._temp_account_pattern = temp_account_pattern
 
     # -- lifetime ---------------------------------------------------------------------------
 
@@ -153,6 +157,14 @@ class WikiClient:
 
     def contribs_url(self, user: str) -> str:
         return self._links.contribs_url(user)
+
+    def is_temp_account(self, user: str) -> bool:
+        """Whether `user` is one of this wiki's temporary accounts (a label, never a check).
+
+        Uses the `meta=siteinfo` read at start-up when there was one; no request of its own."""
+        return is_temp_account(
+            user, temp_account_patterns(self._siteinfo, self._temp_account_pattern)
+        )
 
     # -- transport --------------------------------------------------------------------------
 
@@ -351,7 +363,25 @@ class WikiClient:
                     break
         finally:
             await history.aclose()
-        return build_preview(page, title, target, revisions, self._max_preview_edits)
+        return build_preview(
+            page,
+            title,
+            target,
+            revisions,
+            self._max_preview_edits,
+            temp_account=self.is_temp_account(target),
+        )
+
+    async def user_name_for_id(self, user_id: int) -> str | None:
+        """The name of the account with id `user_id` (`list=users&ususerids=`), None if the
+        wiki has none (or hides it from the bot)."""
+        data = await self._read({"action": "query", "list": "users", "ususerids": str(user_id)})
+        users = dig(data, "query", "users")
+        first = users[0] if isinstance(users, list) and users else {}
+        if not isinstance(first, dict) or first.get("missing") or first.get("hidden"):
+            return None
+        name = first.get("name")
+        return str(name) if isinstance(name, str) and name else None
 
     async def revision_after(
         self, title: str, revid: int, *, pageid: int | None = None

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from bot.wiki.api import JSON, dig
 from bot.wiki.errors import InvalidTitleError
-from bot.wiki.names import normalize_title, normalize_username
+from bot.wiki.names import ipv6_slash64, normalize_title, normalize_username
 from bot.wiki.results import PreviewProblem, Revision, RollbackPreview, Successor
 
 ROLLBACK_TAG = "mw-rollback"  # MediaWiki tags every rollback edit with this (since 1.28)
@@ -97,8 +97,27 @@ def single_page(data: JSON, title: str) -> JSON:
     return page
 
 
+def same_range_ips(target: str, revisions: Sequence[Revision]) -> tuple[str, ...]:
+    """Other IPv6 editors in `revisions` within `target`'s /64, newest first, each once."""
+    network = ipv6_slash64(target)
+    if network is None:
+        return ()
+    found: dict[str, None] = {}
+    for revision in revisions:
+        user = revision.user
+        if user and user != target and ipv6_slash64(user) == network:
+            found.setdefault(user)
+    return tuple(found)
+
+
 def build_preview(
-    page: JSON, title: str, target: str, revisions: Sequence[Revision], max_edits: int
+    page: JSON,
+    title: str,
+    target: str,
+    revisions: Sequence[Revision],
+    max_edits: int,
+    *,
+    temp_account: bool = False,
 ) -> RollbackPreview:
     """What `action=rollback` would do to `page`, given its newest `revisions` (newest first)."""
     top = revisions[0] if revisions else None
@@ -120,6 +139,8 @@ def build_preview(
         edits_capped=run.capped,
         problem=problem,
         hidden_edits=run.hidden,
+        temp_account=temp_account,
+        same_range_ips=same_range_ips(target, revisions),
     )
 
 

@@ -20,6 +20,8 @@ _TROUBLEMAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2000-\u200f\u2028-\u202f\ue000
 # Title normalisation folds these spaces (and underscores) into one space (MediaWikiTitleCodec).
 _SPACES = re.compile("[ _\u00a0\u1680\u180e\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+# "#12345": a user by id, as `action=rollback` and other user parameters accept it.
+_USER_ID = re.compile(r"^#(\d{1,10})$")
 
 
 def _ucfirst(text: str) -> str:
@@ -75,6 +77,26 @@ def normalize_username(name: str) -> str:
         shown = " ".join(repr(ch) for ch in bad)
         raise ValueError(f"User names cannot contain these characters: {shown}.")
     return _ucfirst(text)
+
+
+def user_id_reference(name: str) -> int | None:
+    """The id in "#12345" (a user by id, to be resolved to a name with the wiki), else None."""
+    match = _USER_ID.match(_clean(name))
+    return int(match.group(1)) if match and int(match.group(1)) > 0 else None
+
+
+def ipv6_slash64(name: str) -> str | None:
+    """The /64 network of an IPv6 user name ("2001:DB8:0:0::/64"), None for anything else.
+
+    One IPv6 subscriber usually holds a whole /64, so other addresses in it are often the
+    same person."""
+    if ":" not in name:
+        return None
+    try:
+        network = ipaddress.IPv6Network(f"{name.strip()}/64", strict=False)
+    except ValueError:
+        return None
+    return str(network).upper()
 
 
 def normalize_title(title: str) -> str:

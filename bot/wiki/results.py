@@ -44,6 +44,10 @@ class RollbackPreview:
     # Edits of the run whose author name is hidden: the wiki, not the preview, decides
     # whether they are the target's.
     hidden_edits: int = 0
+    temp_account: bool = False  # target_user is a temporary account (MediaWiki 1.39+)
+    # Other IPv6 addresses of the target's /64 among the page's recent editors (newest
+    # first): often the same person. Information only; rollback stays per address.
+    same_range_ips: tuple[str, ...] = ()
 
     @property
     def size_change(self) -> int | None:
@@ -84,6 +88,10 @@ class SiteInfo:
     article_path: str  # e.g. /wiki/$1 or /index.php?title=$1
     server: str  # e.g. https://en.wikipedia.org
     temp_accounts: bool = False  # temporary accounts are created for logged-out editors
+    # Their name patterns (`$1`: the serial) as the wiki reports them (MediaWiki 1.42+); ()
+    # when it says it has none, None when it does not say (older wikis).
+    temp_account_patterns: tuple[str, ...] | None = None
+    version: tuple[int, int] | None = None  # MediaWiki's (major, minor), from `generator`
 
     @property
     def article_url(self) -> str | None:

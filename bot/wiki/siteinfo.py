@@ -3,6 +3,8 @@ its default rollback summary (`MediaWiki:Revertpage`)."""
 
 from __future__ import annotations
 
+import re
+
 from bot.wiki.api import JSON, dig
 from bot.wiki.errors import WikiAPIError
 from bot.wiki.results import SiteInfo
@@ -12,10 +14,27 @@ from bot.wiki.results import SiteInfo
 SITEINFO_QUERY = {"action": "query", "meta": "siteinfo", "siprop": "general|autocreatetempuser"}
 
 
+_GENERATOR = re.compile(r"MediaWiki (\d+)\.(\d+)")
+
+
+def _temp_patterns(temp: object) -> tuple[str, ...] | None:
+    """`matchPatterns` (a list; a single `matchPattern` string on some versions) when the wiki
+    answered `autocreatetempuser`; () if it has none; None if it did not answer."""
+    if not isinstance(temp, dict):
+        return None
+    raw = temp.get("matchPatterns", temp.get("matchPattern"))
+    patterns = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else []
+    found = tuple(str(p) for p in patterns if isinstance(p, str) and "$1" in p)
+    if not found and temp.get("enabled"):
+        return None  # enabled but unnamed: MediaWiki's default for its version applies
+    return found
+
+
 def parse_siteinfo(data: JSON, api_url: str) -> SiteInfo:
     general = dig(data, "query", "general")
     query = data.get("query")
-    temp = query.get("autocreatetempuser", {}) if isinstance(query, dict) else {}
+    temp = query.get("autocreatetempuser") if isinstance(query, dict) else None
+    version = _GENERATOR.match(str(general.get("generator", "")))
     server = str(general.get("server", ""))
     if server.startswith("//"):  # protocol-relative (Wikimedia): the API's scheme
         server = f"{api_url.split(':', 1)[0]}:{server}"
@@ -25,6 +44,8 @@ def parse_siteinfo(data: JSON, api_url: str) -> SiteInfo:
         article_path=str(general.get("articlepath", "")),
         server=server,
         temp_accounts=bool(isinstance(temp, dict) and temp.get("enabled")),
+        temp_account_patterns=_temp_patterns(temp),
+        version=(int(version.group(1)), int(version.group(2))) if version else None,
     )
 
 

@@ -16,6 +16,7 @@ from bot.wiki.results import (
     RollbackResult,
     Successor,
 )
+from bot.wiki.tempaccounts import is_temp_account
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 DEFAULT_SUMMARY = (
@@ -88,6 +89,9 @@ class FakeWiki:
     later: dict[int, tuple[Revision | None, list[Revision], bool]] = field(default_factory=dict)
     relatives: dict[tuple[int, str], int] = field(default_factory=dict)
     edit_calls: list[list[int]] = field(default_factory=list)
+    user_ids: dict[int, str] = field(default_factory=dict)  # "#id" -> name, for user_name_for_id
+    user_id_calls: list[int] = field(default_factory=list)
+    temp_patterns: tuple[str, ...] = ("~$1",)
 
     @staticmethod
     def _next(queue: list[object]) -> object:
@@ -101,6 +105,13 @@ class FakeWiki:
         result = self._next(self.previews)  # type: ignore[arg-type]
         assert isinstance(result, RollbackPreview)
         return result
+
+    async def user_name_for_id(self, user_id: int) -> str | None:
+        self.user_id_calls.append(user_id)
+        return self.user_ids.get(user_id)
+
+    def is_temp_account(self, user: str) -> bool:
+        return is_temp_account(user, self.temp_patterns)
 
     async def rollback(
         self, title: str, user: str, *, summary: str | None, markbot: bool = False
