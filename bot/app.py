@@ -19,11 +19,13 @@ from bot.logging_setup import configure_logging
 from bot.services.guild_settings import GuildDefaults, GuildSettingsService
 from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
+from bot.services.suggest import Suggestions
 from bot.settings import DEFAULT_WIKI, Settings, WikiConfig, WikiConfigError, wiki_configs
 from bot.ui.sites import Site, WikiSites
 from bot.wiki.client import WikiClient
 from bot.wiki.errors import LoginError, WikiError
 from bot.wiki.results import SiteInfo
+from bot.wiki.suggest_reads import SuggestReads
 
 log = logging.getLogger(__name__)
 
@@ -133,6 +135,10 @@ async def main(settings: Settings, wikis: list[WikiConfig] | None = None) -> Non
                 guild_settings=guild_settings,
                 history=HistoryService(sessions=sessions),
                 export_max_bytes=settings.export_max_bytes,
+                suggestions=Suggestions(
+                    wikis={key: SuggestReads(client) for key, client in clients.items()},
+                    chooser=service,
+                ),
             )
             async with bot:
                 _close_on_signals(bot)

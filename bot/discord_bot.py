@@ -25,6 +25,7 @@ from bot.services.edit_requests import EditRequests
 from bot.services.guild_settings import GuildSettingsService
 from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
+from bot.services.suggest import Suggestions
 from bot.settings import DEFAULT_WIKI
 from bot.ui.confirm import PromptButton, PromptHandler
 from bot.ui.embeds import WikiLinks
@@ -89,6 +90,7 @@ class RollBot(commands.Bot):
         sweep_seconds: float = 5.0,
         log_sweep_seconds: float = 5.0,
         clock: Callable[[], datetime] = utcnow,
+        suggestions: Suggestions | None = None,
     ) -> None:
         """`guild_ids`: the servers rollbot serves (DISCORD_GUILD_IDS, at least one); it
         refuses every interaction from elsewhere and leaves other servers.
@@ -122,6 +124,7 @@ class RollBot(commands.Bot):
         self.log_poster = LogPoster(
             self, sessions=sessions, sites=self.sites, channels=channels, clock=clock
         )
+        self.suggestions = suggestions  # /rollback page and user autocomplete
         self._sweep_seconds = sweep_seconds
         self._log_sweep_seconds = log_sweep_seconds
         self._background: set[asyncio.Task[None]] = set()
@@ -137,6 +140,7 @@ class RollBot(commands.Bot):
             sites=self.sites,
             log_poster=self.log_poster,
             sweep_seconds=self._sweep_seconds,
+            suggestions=self.suggestions,
         )
         await self.add_cog(cog)
         self.prompt_handler = cog

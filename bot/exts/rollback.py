@@ -29,6 +29,7 @@ from bot.services.outcomes import (
     WrongGuild,
 )
 from bot.services.rollback import RollbackService
+from bot.services.suggest import Suggestion, Suggestions
 from bot.ui.confirm import prompt_view
 from bot.ui.embeds import (
     WikiLinks,
@@ -90,9 +91,12 @@ class RollbackCog(commands.Cog):
         sites: WikiSites,
         log_poster: LogPoster,
         sweep_seconds: float = 5.0,
+        suggestions: Suggestions | None = None,
     ) -> None:
         self.bot = bot
         self.service = service
+        # `page` / `user` autocomplete (None: those options offer nothing).
+        self.suggestions = suggestions
         self.sites = sites
         self.log_poster = log_poster
         self._sweep_seconds = sweep_seconds
@@ -210,6 +214,33 @@ class RollbackCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """The wikis this server may use, by key and site name (a hint: `request` checks)."""
         return wiki_choices(self.sites, interaction.guild_id or 0, current)
+
+    @rollback.autocomplete("page")
+    async def _page_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Titles starting with what was typed, recently changed ones first (hints only)."""
+        if self.suggestions is None:
+            return []
+        found = await self.suggestions.pages(
+            actor_of(interaction), wiki=_typed(interaction, "wiki"), typed=current
+        )
+        return _as_choices(found)
+
+    @rollback.autocomplete("user")
+    async def _user_choices(
+        self, interaction: Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The page's latest editors with their run of edits, else recent editors (hints)."""
+        if self.suggestions is None:
+            return []
+        found = await self.suggestions.users(
+            actor_of(interaction),
+            wiki=_typed(interaction, "wiki"),
+            page=_typed(interaction, "page"),
+            typed=current,
+        )
+        return _as_choices(found)
 
     def _links(self, request: RollbackRequest) -> WikiLinks:
         return self.sites.links(request.wiki)
@@ -382,6 +413,16 @@ class RollbackCog(commands.Cog):
                 await self.sweep()
             except Exception:
                 log.exception("expiry sweep failed; retrying")
+
+
+def _typed(interaction: Interaction, option: str) -> str | None:
+    """What the member has put in another option so far (autocomplete sees it unvalidated)."""
+    value = getattr(interaction.namespace, option, None)
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _as_choices(found: list[Suggestion]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=s.name, value=s.value) for s in found]
 
 
 def _id(request: RollbackRequest) -> int:

@@ -168,12 +168,14 @@ class WikiClient:
 
     # -- transport --------------------------------------------------------------------------
 
-    async def _send_once(self, method: str, params: dict[str, str]) -> JSON:
-        """One HTTP request under the concurrency limit; raises on any kind of failure."""
+    async def _send_once(
+        self, method: str, params: dict[str, str], *, lane: asyncio.Semaphore | None = None
+    ) -> JSON:
+        """One HTTP request under the concurrency limit (or `lane`); raises on any failure."""
         full = {**params, "format": "json", "formatversion": "2", "errorformat": "plaintext"}
         headers = {"User-Agent": self._user_agent}
         log.debug("wiki %s action=%s", method, params.get("action"))
-        async with self._semaphore:
+        async with lane if lane is not None else self._semaphore:
             try:
                 if method == "GET":
                     response = await self._http.get(
@@ -270,6 +272,13 @@ class WikiClient:
         # history its own account will act on.
         await self._ensure_logged_in()
         return await self._call("GET", params)
+
+    async def quick_read(self, params: dict[str, str], lane: asyncio.Semaphore) -> JSON:
+        """One GET whose answer is worthless late (autocomplete): under `lane`, never behind a
+        rollback; not retried; on the live session only (logging in would queue)."""
+        if not self._logged_in or self.unavailable is not None:
+            raise NotLoggedInError("notloggedin", "No live wiki session for a quick read.")
+        return await self._send_once("GET", params, lane=lane)
 
     async def _relogin(self, seen_session: int) -> None:
         async with self._login_lock:

@@ -68,6 +68,7 @@ from bot.services.guild_settings import GuildDefaults, GuildSettingsService
 from bot.services.history import HistoryService
 from bot.services.rollback import RollbackService
 from bot.services.settlement import Settlement
+from bot.services.suggest import Suggestions
 from bot.ui.confirm import prompt_view
 from bot.ui.sites import Site, WikiSites
 from tests.unit.services.fakes import Clock, FakeWiki
@@ -1119,6 +1120,7 @@ class DiscordHarness:
         wikis: Mapping[str, FakeWiki] | None = None,
         wiki_guilds: Mapping[str, frozenset[int] | None] | None = None,
         site_names: Mapping[str, str] | None = None,
+        suggestions: Callable[[RollbackService], Suggestions] | None = None,
     ) -> DiscordHarness:
         """Build the service and bot, log in (runs `setup_hook`), and optionally connect.
 
@@ -1130,6 +1132,7 @@ class DiscordHarness:
         `wikis` (instead of `wiki`): several wikis by key, the first one the `.env` default;
         `wiki_guilds`: the servers each may serve (a key absent or None: every server);
         `site_names`: each wiki's site name (absent: it goes by its key). See the module doc.
+        `suggestions`: builds the `page` / `user` autocomplete from the service (None: none).
         """
         if wikis is not None and wiki is not None:
             raise TypeError("give `wiki` or `wikis`, not both")
@@ -1191,6 +1194,7 @@ class DiscordHarness:
             # (`h.bot.log_poster.deliver_due()`) unless it asks for a real interval.
             log_sweep_seconds=log_sweep_seconds,
             clock=log_clock,
+            suggestions=suggestions(service) if suggestions is not None else None,
         )
         harness = cls(
             bot=bot, service=service, wiki=wiki, clock=clock, discord_api=api, sessions=sessions
