@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
 from bot.services.outcomes import Actor
+from bot.wiki.difflinks import LinkSite, find_edit_links
 from bot.wiki.errors import WikiError
 from bot.wiki.names import normalize_title
 from bot.wiki.suggest_reads import RecentChange
@@ -55,6 +56,10 @@ class SuggestWiki(Protocol):
 
     async def page_authors(self, title: str) -> list[str | None]: ...
 
+    def link_site(self, key: str) -> LinkSite: ...
+
+    async def page_of_revision(self, revid: int) -> str | None: ...
+
 
 class WikiChooser(Protocol):
     """Which wiki a server's command acts on, and who may roll back (the RollbackService)."""
@@ -71,9 +76,9 @@ T = TypeVar("T")
 
 
 def pasted_link(text: str) -> bool:
-    """Hook for pasted diff/page URLs (issue 9, handled separately): offer nothing for now,
-    rather than prefix-searching a URL."""
-    return text.strip().lower().startswith("http")
+    """A pasted URL (a diff or permanent link): offer the page it points to, never a prefix
+    search of the URL."""
+    return text.strip().lower().startswith(("http://", "https://", "//"))
 
 
 def latest_runs(authors: Sequence[str | None]) -> list[EditRun]:
@@ -174,9 +179,9 @@ class Suggestions:
         return key if await self._chooser.is_authorized(actor) else None
 
     async def _pages(self, key: str, typed: str) -> list[Suggestion]:
-        if pasted_link(typed):
-            return []
         wiki = self._wikis[key]
+        if pasted_link(typed):
+            return await self._linked_page(key, wiki, typed)
         prefix = " ".join(typed.split())
         recent_read = self._cached((key, "recent"), wiki.recent_changes)
         if prefix:
@@ -190,12 +195,29 @@ class Suggestions:
         titles = [change.title for change in recent if _fold(change.title).startswith(folded)]
         return _choices((title, title) for title in [*titles, *prefixed])
 
+    async def _linked_page(self, key: str, wiki: SuggestWiki, typed: str) -> list[Suggestion]:
+        """The page a pasted diff/permanent link to this wiki points to (one choice)."""
+        links = find_edit_links([typed.strip()], [wiki.link_site(key)])
+        if not links:
+            return []
+        link = links[0]
+        title = link.title
+        revid = link.revid if link.revid is not None else link.oldid
+        if revid is not None:  # the revision's page wins over a title in the URL (moves)
+            title = await self._cached(
+                (key, "revision", revid), lambda: wiki.page_of_revision(revid)
+            )
+        return _choices([(title, title)]) if title else []
+
     async def _users(self, key: str, page: str | None, typed: str) -> list[Suggestion]:
         wiki = self._wikis[key]
         folded = _fold(typed)
         if page and page.strip():
             if pasted_link(page):
-                return []
+                linked = await self._linked_page(key, wiki, page)
+                if not linked:
+                    return []
+                page = linked[0].value
             title = normalize_title(page)
             authors = await self._cached((key, "authors", title), lambda: wiki.page_authors(title))
             return _choices(

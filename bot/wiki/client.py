@@ -475,6 +475,11 @@ class WikiClient:
             self.mark_available()
         return self.unavailable
 
+    @property
+    def known_siteinfo(self) -> SiteInfo | None:
+        """What `siteinfo()` read, without asking the wiki (None before it was read)."""
+        return self._siteinfo
+
     async def siteinfo(self) -> SiteInfo:
         """The wiki's name, main page and article path (`meta=siteinfo`), read once; page
         links follow the article path from then on."""

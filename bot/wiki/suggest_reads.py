@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from bot.wiki.api import JSON
 from bot.wiki.client import WikiClient
+from bot.wiki.difflinks import LinkSite
+from bot.wiki.edits import edits_query, parse_edits
 from bot.wiki.history import one_value, single_page
 from bot.wiki.names import normalize_title
 
@@ -40,6 +42,16 @@ class SuggestReads:
 
     async def _get(self, params: dict[str, str]) -> JSON:
         return await self._client.quick_read(params, self._lane)
+
+    def link_site(self, key: str) -> LinkSite:
+        """This wiki as the diff-link parser knows it (article path once siteinfo was read)."""
+        info = self._client.known_siteinfo
+        return LinkSite(key, self._client.api_url, info.article_url if info else None)
+
+    async def page_of_revision(self, revid: int) -> str | None:
+        """The title of the page revision `revid` belongs to (None: no such revision)."""
+        edit = parse_edits(await self._get(edits_query([revid]))).get(revid)
+        return edit.title if edit is not None else None
 
     async def titles_with_prefix(self, prefix: str) -> list[str]:
         """Page titles starting with `prefix`, in every namespace (a namespace prefix such as

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from bot.services.outcomes import Actor
+from bot.wiki.difflinks import LinkSite
 from bot.wiki.errors import InvalidTitleError, WikiError
 from bot.wiki.suggest_reads import RecentChange
 
@@ -23,6 +24,9 @@ class FakeSuggestWiki:
     hold: asyncio.Event | None = None
     calls: list[tuple[str, str]] = field(default_factory=list)
     started: asyncio.Event = field(default_factory=asyncio.Event)
+    revision_pages: dict[int, str] = field(default_factory=dict)  # revid -> its page's title
+    api_url: str = "https://w.example/w/api.php"
+    article_url: str | None = "https://w.example/wiki/$1"
 
     async def _enter(self, kind: str, arg: str) -> None:
         self.calls.append((kind, arg))
@@ -39,6 +43,13 @@ class FakeSuggestWiki:
     async def recent_changes(self) -> list[RecentChange]:
         await self._enter("recent", "")
         return list(self.recent)
+
+    def link_site(self, key: str) -> LinkSite:
+        return LinkSite(key, self.api_url, self.article_url)
+
+    async def page_of_revision(self, revid: int) -> str | None:
+        await self._enter("revision", str(revid))
+        return self.revision_pages.get(revid)
 
     async def page_authors(self, title: str) -> list[str | None]:
         await self._enter("authors", title)

@@ -114,11 +114,32 @@ async def test_at_most_25_choices_and_overlong_titles_left_out() -> None:
     assert values(found) == titles[:25]
 
 
-async def test_a_pasted_link_offers_nothing_for_now_and_reads_nothing() -> None:
+async def test_a_pasted_diff_link_offers_the_page_it_points_to() -> None:
+    wiki = FakeSuggestWiki(titles=["Http"], revision_pages={5: "Moved Page"})
+    wiki.authors["Moved Page"] = ["Vandal", "Vandal", "Editor"]
+    suggestions = make({"default": wiki})
+
+    found = await suggestions.pages(MOD, wiki=None, typed=" https://w.example/w/index.php?diff=5 ")
+    assert values(found) == ["Moved Page"]  # the revision's page, asked of the wiki
+    found = await suggestions.pages(
+        MOD, wiki=None, typed="https://w.example/w/index.php?title=Some_Page&oldid=6"
+    )
+    assert values(found) == []  # no such revision: nothing, not the title in the URL
+    found = await suggestions.pages(MOD, wiki=None, typed="https://w.example/wiki/Special:Diff/5")
+    assert values(found) == ["Moved Page"]
+    # The user option follows a page given as a pasted link too.
+    found = await suggestions.users(
+        MOD, wiki=None, page="https://w.example/wiki/Special:PermanentLink/5", typed=""
+    )
+    assert values(found) == ["Vandal", "Editor"]
+    assert ("prefix", "https://w.example/w/index.php?diff=5") not in wiki.calls
+
+
+async def test_a_pasted_link_to_another_site_offers_nothing_and_reads_nothing() -> None:
     wiki = FakeSuggestWiki(titles=["Http"])
     suggestions = make({"default": wiki})
-    assert await suggestions.pages(MOD, wiki=None, typed="https://w.example/?diff=5") == []
-    found = await suggestions.users(MOD, wiki=None, page="http://w.example/x", typed="")
+    assert await suggestions.pages(MOD, wiki=None, typed="https://elsewhere.example/?diff=5") == []
+    found = await suggestions.users(MOD, wiki=None, page="http://elsewhere.example/x", typed="")
     assert found == []
     assert wiki.calls == []
 
