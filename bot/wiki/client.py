@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncGenerator, Sequence
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -88,6 +89,8 @@ class WikiClient:
             raise ValueError("max_concurrency and max_preview_edits must be at least 1")
         self._api_url = api_url.strip()
         self._links = SiteLinks(self._api_url)
+        # Which wiki a log line is about, with several wikis in one process.
+        self._host = urlsplit(self._api_url).netloc or self._api_url
         self._username = username
         self._password = password
         self._user_agent = user_agent.strip()
@@ -223,7 +226,8 @@ class WikiClient:
                 if delay is None:
                     raise
                 log.warning(
-                    "wiki %s action=%s failed (%r); retry %d in %.1fs",
+                    "wiki %s %s action=%s failed (%r); retry %d in %.1fs",
+                    self._host,
                     method,
                     params.get("action"),
                     exc,
@@ -258,7 +262,7 @@ class WikiClient:
             raise login_error(result)
         self._logged_in = True
         self._session += 1
-        log.info("logged in to the wiki as %s", result.get("lgusername", self.account_name))
+        log.info("logged in to %s as %s", self._host, result.get("lgusername", self.account_name))
 
     async def _ensure_logged_in(self) -> None:
         if self._logged_in:
@@ -283,7 +287,7 @@ class WikiClient:
     async def _relogin(self, seen_session: int) -> None:
         async with self._login_lock:
             if self._session == seen_session:  # nobody else has logged in again meanwhile
-                log.warning("wiki session lost; logging in again")
+                log.warning("wiki %s: session lost; logging in again", self._host)
                 await self._login_locked()
 
     async def _rollback_token_value(self) -> str:
