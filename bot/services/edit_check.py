@@ -81,7 +81,10 @@ async def check_edit(wiki: EditWiki, revid: int, known: Edit | None = None) -> E
         return EditCheck(revid, None, BotCode.EDITGONE)
     if edit.revision.user is None:
         return EditCheck(revid, edit, BotCode.HIDDENAUTHOR)
-    author = normalize_username(edit.revision.user)
+    try:
+        author = normalize_username(edit.revision.user)
+    except ValueError:  # the wiki's own spelling of a name it has is authoritative
+        author = edit.revision.user
     parent, later, more = await wiki.later_revisions(edit)
     others = [revision for revision in later if not same_user(revision.user, author)]
     if not others:

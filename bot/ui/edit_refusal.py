@@ -7,9 +7,16 @@ import discord
 from bot.db.models import RollbackRequest, RollbackStatus
 from bot.services.codes import BotCode
 from bot.services.edit_check import EditCheck
-from bot.ui.embeds import STATUS_COLOURS, WikiLinks
+from bot.ui.embeds import (
+    DESCRIPTION_LIMIT,
+    FIELD_LIMIT,
+    STATUS_COLOURS,
+    WikiLinks,
+    fit_embed,
+    safe_link,
+)
 from bot.ui.messages import describe_error
-from bot.ui.text import esc, link
+from bot.ui.text import clip, esc
 
 
 def edit_refusal_text(check: EditCheck, links: WikiLinks) -> str:
@@ -30,9 +37,9 @@ def edit_refusal_text(check: EditCheck, links: WikiLinks) -> str:
         by = check.reverted_by
         if by is None:
             return "Nothing to do: this edit was already reverted."
-        who = link(by.user, links.contribs_url(by.user)) if by.user else "a hidden user"
+        who = safe_link(by.user, links.contribs_url(by.user), 600) if by.user else "a hidden user"
         when = f"<t:{int(by.timestamp.timestamp())}:f>"
-        diff = link("the revert", links.diff_url(by.revid, by.parentid))
+        diff = safe_link("the revert", links.diff_url(by.revid, by.parentid))
         return f"Nothing to do: this edit was already reverted by {who} at {when} ({diff})."
     if code is BotCode.NEWEREDITS:
         count = f"{check.newer_by_others}{'+' if check.more else ''}"
@@ -49,26 +56,28 @@ def edit_refused_embed(
     text = edit_refusal_text(check, links) if check is not None else ""
     embed = discord.Embed(
         title="Rollback not possible",
-        description=text or describe_error(request.error_code, request.error_message),
+        description=clip(
+            text or describe_error(request.error_code, request.error_message), DESCRIPTION_LIMIT
+        ),
         colour=STATUS_COLOURS[RollbackStatus.FAILED],
     )
     edit = check.edit if check is not None else None
     if edit is not None:
-        embed.add_field(name="Page", value=link(edit.title, links.page_url(edit.title)))
+        embed.add_field(name="Page", value=safe_link(edit.title, links.page_url(edit.title)))
         revision = edit.revision
         if revision.user:
             embed.add_field(
-                name="Author", value=link(revision.user, links.contribs_url(revision.user))
+                name="Author", value=safe_link(revision.user, links.contribs_url(revision.user))
             )
         embed.add_field(
             name="Edit",
-            value=link(
+            value=safe_link(
                 f"revision {revision.revid}", links.diff_url(revision.revid, revision.parentid)
             ),
         )
     elif check is not None:
         embed.add_field(name="Edit", value=esc(f"revision {check.revid}"))
     if wiki is not None:
-        embed.add_field(name="Wiki", value=wiki)
+        embed.add_field(name="Wiki", value=clip(wiki, FIELD_LIMIT))
     embed.set_footer(text=f"Request #{request.id} · {request.error_code or 'failed'}")
-    return embed
+    return fit_embed(embed)

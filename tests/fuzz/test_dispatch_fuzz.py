@@ -24,6 +24,7 @@ cores). The closing note (tests/fuzz/conftest.py) says how many cases ran and wh
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 from collections.abc import Sequence
 from dataclasses import replace
@@ -36,7 +37,11 @@ from hypothesis import strategies as st
 from sqlalchemy import text
 
 from bot.db.models import RollbackStatus
+from bot.interaction_gate import storable
+from bot.wiki.edits import Edit
+from bot.wiki.results import Revision
 from tests.discord.harness import (
+    CHANNEL_ID,
     CONFIRM_TIMEOUT,
     HELPER_ROLE_ID,
     JSON,
@@ -64,6 +69,7 @@ from tests.fuzz.world import (
     WikiScript,
     fuzz_world,
 )
+from tests.unit.services.fakes import T0
 
 _SCALE = int(os.environ.get("ROLLBOT_FUZZ_EXAMPLES", "0") or 0)
 # The defaults keep each backend under ~90 s on a 2-core machine (~60 ms a case on
@@ -251,6 +257,61 @@ async def run_review(h: FuzzHarness, case: Case, first_row_id: int) -> None:
         await h.run(reader, "rollback-log export", **filters)
 
 
+_MENU_REVIDS = itertools.count(10_000)
+
+
+async def run_menu(h: FuzzHarness, case: RollbackCase) -> None:
+    """ "Roll back this edit" on a message carrying the case's hostile text beside a diff link;
+    the wiki reports the case's page and user as the edit's page and author, so they flow into
+    the check, the preview, the row, the prompt and the log post as if the wiki had them."""
+    h.wiki.begin_case(case.wiki)
+    revid = next(_MENU_REVIDS)
+    # What a wiki reports is text it stored: no NUL, no lone surrogates (the message keeps them).
+    author = None if case.wiki.top_user is None else storable(case.user)
+    h.wiki.edit_pages[revid] = Edit(
+        revision=Revision(revid=revid, parentid=revid - 1, user=author, timestamp=T0, size=1),
+        pageid=revid,
+        title=storable(case.page),
+    )
+    # Someone else edited since in one case out of three (the refusal path), else untouched.
+    others = [Revision(revid + 1, revid, "Someone", T0, 1)] if revid % 3 == 0 else []
+    h.wiki.later[revid] = (None, others, False)
+    link = f"https://wiki.example/w/index.php?diff={revid}&oldid={revid - 1}"
+    message = {
+        "id": str(1_700_000_000_000_000_000 + revid),
+        "channel_id": str(CHANNEL_ID),
+        "author": {"id": "1600000000000000001", "username": "feed", "discriminator": "0"},
+        "content": f"{case.summary or ''} {link} {case.page}",
+        "embeds": [
+            {"type": "rich", "title": case.page[:256], "description": case.user, "url": link}
+        ],
+        "timestamp": "2026-12-01T12:00:00.000000+00:00",
+        "edited_timestamp": None,
+        "tts": False,
+        "mention_everyone": False,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "pinned": False,
+        "type": 0,
+        "flags": 0,
+        "components": [],
+    }
+    person = _person(MOD, case.moderator_name, case.authorized)
+    run = h.send(h.message_command_payload(person, message))
+    await h.settle()
+    message_id = h.discord.original_message_id(run.token)
+    shown = h.discord.message(message_id) if message_id is not None else None
+    ids = button_custom_ids(shown.get("components", [])) if shown else []
+    if shown is None or not ids:
+        return
+    request_id = int(ids[0].rsplit(":", 1)[1])
+    if "confirm" in case.actions:
+        await h.click(person, confirm_id(request_id), message=shown)
+    if (await h.row(request_id)).status == RollbackStatus.PENDING:
+        await _expire(h)
+
+
 async def drive_case(h: FuzzHarness, case: Case, tally: Tally) -> list[str]:
     checker = Checker(h, tally)
     window = await checker.begin()
@@ -259,6 +320,9 @@ async def drive_case(h: FuzzHarness, case: Case, tally: Tally) -> list[str]:
     review = await checker.begin()
     await run_review(h, case, window.first_row_id)
     problems += await checker.check(review, kind="review")
+    menu = await checker.begin()
+    await run_menu(h, case.rollback)
+    problems += await checker.check(menu, kind="menu")
     return problems
 
 

@@ -126,3 +126,11 @@ async def test_revid_of(fields: dict[str, object], expected: int | None) -> None
     wiki = FakeWiki()
     wiki.relatives = {(12, "next"): 13, (12, "cur"): 20}
     assert await revid_of(wiki, link(**fields)) == expected
+
+
+async def test_an_author_name_the_bot_would_not_accept_as_typed_is_the_wikis_spelling() -> None:
+    """Found by the fuzz: a name the wiki reports is authoritative even where the bot's own
+    input normalisation would refuse it (here a `/`, which it refuses as an IP range)."""
+    check = await check_edit(wiki_with("Weird/Name", [rev(11, "Weird/Name")]), 10)
+    assert check.code is None
+    assert check.author == "Weird/Name"
