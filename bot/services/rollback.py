@@ -173,23 +173,20 @@ class RollbackService:
         wiki: str = DEFAULT_WIKI,
     ) -> Denied:
         """Record a refused request. No wiki request is made for a denied member."""
-        row = new_request_row(
+        row = self._row(
             actor,
-            now=self._clock(),
-            expires_in=self._confirm_timeout,
-            wikis=self._wikis,
             page=page,
             user=user,
             summary=summary,
             markbot=markbot,
             wiki=wiki,
         )
-        row.status = RollbackStatus.DENIED
-        row.expires_at = None
-        row.error_code = BotCode.MISSINGROLE
-        row.error_message = "The member holds none of the rollback roles."
-        async with self._sessions() as session, session.begin():
-            await audit.add_request(session, row)
+        await self._insert_ended(
+            row,
+            RollbackStatus.DENIED,
+            BotCode.MISSINGROLE,
+            "The member holds none of the rollback roles.",
+        )
         required = await self._roles.rollback_role_ids(actor.guild_id)
         log.info("denied request %s by %s", row.id, actor.user_id)
         return Denied(row, required)
@@ -206,23 +203,15 @@ class RollbackService:
     ) -> Refused:
         """Record a request the bot refused before any preview (e.g. a linked edit that can no
         longer be rolled back): the row ends `failed` with `code` and goes to the log."""
-        row = new_request_row(
+        row = self._row(
             actor,
-            now=self._clock(),
-            expires_in=self._confirm_timeout,
-            wikis=self._wikis,
             page=page,
             user=user,
             summary=None,
             markbot=False,
             wiki=wiki,
         )
-        row.status = RollbackStatus.FAILED
-        row.expires_at = None
-        row.error_code = code
-        row.error_message = message
-        async with self._sessions() as session, session.begin():
-            await audit.add_request(session, row)
+        await self._insert_ended(row, RollbackStatus.FAILED, code, message)
         log.info("request %s refused (%s): %s", row.id, code, message)
         return Refused(row, code, message)
 
@@ -246,11 +235,8 @@ class RollbackService:
             return await self.deny(
                 actor, page=page, user=user, summary=summary, markbot=markbot, wiki=wiki
             )
-        row = new_request_row(
+        row = self._row(
             actor,
-            now=self._clock(),
-            expires_in=self._confirm_timeout,
-            wikis=self._wikis,
             page=page,
             user=user,
             summary=summary,
@@ -426,15 +412,43 @@ class RollbackService:
     # ---- internals -------------------------------------------------------------------------
 
     async def _refuse_wiki(self, row: RollbackRequest, guild_id: int) -> Refused:
-        wiki = row.wiki
-        row.status = RollbackStatus.DENIED
+        message = f"This server may not use the wiki {row.wiki!r}."
+        await self._insert_ended(row, RollbackStatus.DENIED, BotCode.WIKINOTALLOWED, message)
+        log.info("request %s: guild %s may not use wiki %r", row.id, guild_id, row.wiki)
+        return Refused(row, BotCode.WIKINOTALLOWED, message)
+
+    def _row(
+        self,
+        actor: Actor,
+        *,
+        page: str,
+        user: str,
+        summary: str | None,
+        markbot: bool,
+        wiki: str,
+    ) -> RollbackRequest:
+        return new_request_row(
+            actor,
+            now=self._clock(),
+            expires_in=self._confirm_timeout,
+            wikis=self._wikis,
+            page=page,
+            user=user,
+            summary=summary,
+            markbot=markbot,
+            wiki=wiki,
+        )
+
+    async def _insert_ended(
+        self, row: RollbackRequest, status: RollbackStatus, code: str, message: str
+    ) -> None:
+        """Insert a request that ends as it is made (denied, refused before any preview)."""
+        row.status = status
         row.expires_at = None
-        row.error_code = BotCode.WIKINOTALLOWED
-        row.error_message = f"This server may not use the wiki {wiki!r}."
+        row.error_code = code
+        row.error_message = message
         async with self._sessions() as session, session.begin():
             await audit.add_request(session, row)
-        log.info("request %s: guild %s may not use wiki %r", row.id, guild_id, wiki)
-        return Refused(row, row.error_code, row.error_message)
 
     async def _check_click(
         self, request_id: int, actor: Actor
