@@ -85,7 +85,7 @@ class EditMenuCog(commands.Cog):
             await send_ephemeral(interaction, NO_LINK_TEXT.format(wikis=names))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
-        found = await self.edits.find(actor.guild_id, links)
+        found, first_linked = await self.edits.find(actor.guild_id, links)
         if len(found) > 1:
             await interaction.edit_original_response(
                 content=CHOOSE_TEXT.format(count=len(found)),
@@ -96,7 +96,7 @@ class EditMenuCog(commands.Cog):
         if found:
             await self.act(interaction, found[0].wiki, found[0].edit.revision.revid, found[0].edit)
             return
-        target = await self.edits.first_revid(links)  # what became of it: deleted, most likely
+        target = first_linked  # none found: say what became of it (deleted, most likely)
         if target is None:
             await interaction.edit_original_response(
                 content="I could not find the linked edit on the wiki.",

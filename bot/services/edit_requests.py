@@ -44,11 +44,15 @@ class EditRequests:
     def __init__(self, service: RollbackService) -> None:
         self._service = service
 
-    async def find(self, guild_id: int, links: Sequence[EditLink]) -> list[FoundEdit]:
+    async def find(
+        self, guild_id: int, links: Sequence[EditLink]
+    ) -> tuple[list[FoundEdit], tuple[str, int] | None]:
         """The edits `links` point at on wikis this server may use: the newest per page, newest
-        first. Links whose revision is gone (or that cannot be resolved) are left out."""
+        first (links whose revision is gone are left out); and the first link's wiki and
+        revision, to say what became of it when none was found."""
         allowed = set(self._service.wikis_for(guild_id))
         found: dict[tuple[str, int], FoundEdit] = {}
+        first: tuple[str, int] | None = None
         for key in dict.fromkeys(link.wiki for link in links[:MAX_LINKS]):
             wiki = self._service.wiki(key)
             if key not in allowed or wiki is None:
@@ -59,6 +63,7 @@ class EditRequests:
                     for link in links[:MAX_LINKS]
                     if link.wiki == key and (revid := await revid_of(wiki, link)) is not None
                 ]
+                first = first or ((key, revids[0]) if revids else None)
                 edits = await wiki.edits(list(dict.fromkeys(revids))) if revids else {}
             except WikiError as exc:
                 log.warning("could not read the linked edits on wiki %s: %s", key, exc)
@@ -67,21 +72,8 @@ class EditRequests:
                 page = (key, edit.pageid)
                 if page not in found or found[page].edit.revision.revid < edit.revision.revid:
                     found[page] = FoundEdit(key, edit)
-        return sorted(found.values(), key=lambda f: f.edit.revision.timestamp, reverse=True)
-
-    async def first_revid(self, links: Sequence[EditLink]) -> tuple[str, int] | None:
-        """The first link's wiki and revision, to say what became of it when none was found."""
-        for link in links[:MAX_LINKS]:
-            wiki = self._service.wiki(link.wiki)
-            if wiki is None:
-                continue
-            try:
-                revid = await revid_of(wiki, link)
-            except WikiError:
-                continue
-            if revid is not None:
-                return link.wiki, revid
-        return None
+        ordered = sorted(found.values(), key=lambda f: f.edit.revision.timestamp, reverse=True)
+        return ordered, first
 
     async def request(
         self, actor: Actor, wiki_key: str, revid: int, known: Edit | None = None
